@@ -1,0 +1,39 @@
+"""The image the optimisation starts from."""
+
+from __future__ import annotations
+
+import torch
+
+from painterly.image import image_size, load_image, resize
+
+INIT_CHOICES = ("content", "noise", "style")
+
+
+def cover_and_crop(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Scale `image` to cover height x width without stretching, then crop the centre."""
+    source_height, source_width = image_size(image)
+    factor = max(height / source_height, width / source_width)
+    scaled_height = max(height, round(source_height * factor))
+    scaled_width = max(width, round(source_width * factor))
+    scaled = resize(image, (scaled_height, scaled_width))
+    top = (scaled_height - height) // 2
+    left = (scaled_width - width) // 2
+    return scaled[:, :, top : top + height, left : left + width]
+
+
+def initial_image(
+    init: str,
+    content: torch.Tensor,
+    style: torch.Tensor,
+    height: int,
+    width: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """`content` (the photo), `noise` (seeded uniform white noise), `style` or a path to an image."""
+    if init == "content":
+        return resize(content, (height, width))
+    if init == "noise":
+        return torch.rand((1, 3, height, width), generator=generator)
+    if init == "style":
+        return cover_and_crop(style, height, width)
+    return cover_and_crop(load_image(init, role="init image"), height, width)

@@ -1,0 +1,69 @@
+"""Shared fixtures: a tiny random VGG (fast CLI tests), small synthetic images, the shared test images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from painterly.models.vgg import VGGArchitecture
+
+SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
+TINY_ARCH = VGGArchitecture("tiny", (2, 2, 3, 3, 3), (8, 12, 16, 16, 16))
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test touches the user's weight cache unless it asks for the real weights."""
+    home = tmp_path_factory.mktemp("painterly-home")
+    monkeypatch.setenv("PAINTERLY_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A VGG-16-shaped network with 8-16 channels and seeded He-initialised weights."""
+    generator = torch.Generator().manual_seed(1234)
+    state = {}
+    for key, shape in TINY_ARCH.parameter_shapes().items():
+        if key.endswith(".weight"):
+            fan_in = shape[1] * shape[2] * shape[3]
+            state[key] = torch.randn(shape, generator=generator) * (2.0 / fan_in) ** 0.5
+        else:
+            state[key] = torch.zeros(shape)
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_file(state, str(path), metadata={"preprocessing": "torchvision", "arch": "tiny"})
+    return path
+
+
+def _pattern(width: int, height: int, stripes: bool) -> Image.Image:
+    x = torch.linspace(0, 1, width).view(1, -1).expand(height, width)
+    y = torch.linspace(0, 1, height).view(-1, 1).expand(height, width)
+    if stripes:
+        r = (torch.sin(x * 40) > 0).float()
+        g = (torch.sin(y * 30) > 0).float() * 0.8
+        b = 0.5 + 0.5 * torch.sin((x + y) * 20)
+    else:
+        r, g, b = x, y, 1 - x * y
+    array = (torch.stack([r, g, b], dim=-1) * 255).round().to(torch.uint8).numpy()
+    return Image.fromarray(array, "RGB")
+
+
+@pytest.fixture
+def small_images(tmp_path: Path) -> tuple[Path, Path]:
+    """A 48x36 smooth 'photo' and a 40x40 striped 'painting'."""
+    content = tmp_path / "photo.png"
+    style = tmp_path / "painting.png"
+    _pattern(48, 36, stripes=False).save(content)
+    _pattern(40, 40, stripes=True).save(style)
+    return content, style
+
+
+@pytest.fixture
+def shared_images() -> Path:
+    if not (SHARED_IMAGES / "tubingen.jpg").exists():
+        pytest.skip("../shared/images is not present")
+    return SHARED_IMAGES
