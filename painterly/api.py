@@ -14,15 +14,18 @@ from typing import Annotated, Any, Literal
 import PIL.Image
 import torch
 
+from painterly.color import COLOR_TRANSFER_CHOICES, PRESERVE_COLOR_CHOICES, ColorControl
 from painterly.errors import PainterlyError
 from painterly.image import ImageSource, fit_long_side, image_size, load_image, resize, save_image, to_pil
-from painterly.initialization import INIT_CHOICES, initial_image
-from painterly.losses import LossTerms, StyleObjective, gram_matrix
+from painterly.initialization import INIT_CHOICES, initial_image, upsample_result
+from painterly.losses import LossTerms, StyleObjective, total_variation
+from painterly.masks import RegionMasks, load_region_masks
 from painterly.models.vgg import VGGFeatures
 from painterly.models.weights import LoadedWeights, ProgressCallback, choose_auto, load_source, load_weights_file
 from painterly.optimize import OPTIMIZERS, Evaluation, optimize_image
 from painterly.runtime import Runtime, resolve_runtime
 from painterly.schedule import Scale, plan_scales
+from painterly.styles import gram_per_position, load_styles, style_blend_weights, style_targets
 
 PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 PAPER_CONTENT_LAYERS = ("conv4_2",)
@@ -54,6 +57,7 @@ class Iterate:
     total_loss: float
     seconds: float  # since stylize() started optimising
     image: torch.Tensor  # lowest-loss image so far at this scale, (1, 3, H, W) in 0..1 (do not modify)
+    schedule: tuple[tuple[int, int, int], ...]  # (height, width, evaluations) of every scale, coarse to fine
 
 
 @dataclass(frozen=True)
@@ -107,12 +111,43 @@ class StylizeResult:
 
 def stylize(
     content: ImageSource,
-    style: ImageSource,
+    style: ImageSource | Sequence[ImageSource],
     *,
     size: Annotated[int, Option("long side of the output in pixels; the photo's aspect ratio is kept", "PX")] = 512,
     style_scale: Annotated[
-        float, Option("the painting's long side as a multiple of the output's (never stretched)", "X")
+        float,
+        Option(
+            "brush-stroke size: the painting's long side as a multiple of the output's (never stretched); "
+            "2 = strokes twice as large, 0.5 = half",
+            "X",
+        ),
     ] = 1.0,
+    style_weights: Annotated[
+        Sequence[float] | None,
+        Option("one weight per style image: how their Gram matrices are blended, or with --style-masks "
+               "the strength of each region (automatic: equal)", "W"),
+    ] = None,
+    style_masks: Annotated[
+        Sequence[str] | None,
+        Option("one mask image per style image, with the photo's aspect ratio: white = this style here", "MASK"),
+    ] = None,
+    content_mask: Annotated[
+        str | None, Option("mask image, the photo's aspect ratio: white = keep the photo untouched here", "MASK")
+    ] = None,
+    preserve_color: Annotated[
+        Literal["none", "luminance", "histogram"],
+        Option("keep the photo's colours: luminance = stylise the luminance only and keep the photo's "
+               "chroma; histogram = recolour the painting to the photo's colour statistics first"),
+    ] = "none",
+    color_transfer: Annotated[
+        Literal["pca", "cholesky", "symmetric"], Option("the linear colour transfer of --preserve-color histogram")
+    ] = "pca",
+    original_colors: Annotated[
+        bool, Option("give the finished picture the photo's chroma (YIQ), keeping the stylised luminance")
+    ] = False,
+    tv_weight: Annotated[
+        float, Option("weight of total variation smoothing (sum of squared neighbour differences, 0..1 RGB)", "W")
+    ] = 0.0,
     model: Annotated[str, Option("network weights: auto, vgg19, vgg19-caffe or vgg16-hed", "NAME")] = "auto",
     weights: Annotated[str | None, Option("a local .safetensors or .pth VGG file (overrides --model)", "FILE")] = None,
     weights_preprocessing: Annotated[
@@ -142,21 +177,37 @@ def stylize(
         Literal["auto", "fp32", "bf16"], Option("network precision (auto: bf16 where the hardware has it)")
     ] = "auto",
     device: Annotated[Literal["auto", "cpu", "cuda", "mps"], Option("where to run")] = "auto",
+    compile: Annotated[
+        Literal["off", "default", "reduce-overhead"],
+        Option("torch.compile the network (GPU; pays off for long runs: each scale compiles once)"),
+    ] = "off",
     tolerance: Annotated[
-        float | None, Option("end a scale early when the loss improves less than this (relative) in 20 evaluations")
+        float | None,
+        Option("end a scale early when the loss improves less than this (relative) in 20 evaluations; default: off"),
     ] = None,
     callback: Callable[[Iterate], None] | None = None,
     weights_progress: ProgressCallback | None = None,
 ) -> StylizeResult:
     """Repaint `content` in the style of `style` (Gatys et al.) and return the image and its history.
 
-    `content` and `style` are paths, PIL images or (3, H, W) / (1, 3, H, W) tensors in 0..1.
+    `content` and `style` are paths, PIL images or (3, H, W) / (1, 3, H, W) tensors in 0..1;
+    `style` may also be a list of them (several paintings, see `style_weights`). Masks are paths
+    (or images/tensors, in the API) with the photo's aspect ratio. The total loss is
+    alpha * L_content + beta * L_style + tv_weight * TV(x), with TV as in
+    :func:`painterly.losses.total_variation`; the callback's `total_loss` includes the TV term.
     `callback` receives an :class:`Iterate` after every evaluation; `weights_progress` receives
     download progress of the network weights. Nothing is printed.
     """
     settings = _validated_settings(locals())
     content_image = load_image(content, role="content image")
-    style_image = load_image(style, role="style image")
+    style_images = load_styles(style)
+    region_masks = load_region_masks(style_masks, content_mask, len(style_images), image_size(content_image))
+    blend = style_blend_weights(style_weights, len(style_images), masked=style_masks is not None)
+    colors = ColorControl(preserve_color, color_transfer, original_colors)
+    finish = _finisher(colors, region_masks, content_image)
+    # From here on the photo and paintings are as the network sees them (grey in luminance mode).
+    content_image, style_images = colors.prepare(content_image, style_images)
+    style_image = style_images[0]
     if init not in INIT_CHOICES:
         load_image(init, role="init image")  # fail before the network loads, not after
     runtime = resolve_runtime(device, precision)
@@ -169,10 +220,12 @@ def stylize(
     encoder = encoder.to(runtime.device)
     if runtime.channels_last:
         encoder = encoder.to(memory_format=torch.channels_last)
+    forward = encoder if compile == "off" else torch.compile(encoder, mode=compile, dynamic=False)
 
     height, width = fit_long_side(*image_size(content_image), size)
     plan = plan_scales(height, width, iterations, scales)
-    settings["scales"] = [[scale.height, scale.width, scale.evaluations] for scale in plan]
+    schedule = tuple((scale.height, scale.width, scale.evaluations) for scale in plan)
+    settings["scales"] = [list(entry) for entry in schedule]
     lr = learning_rate if learning_rate is not None else DEFAULT_LEARNING_RATES[optimizer]
     settings["learning_rate"] = lr
     settings["model"] = loaded.source
@@ -183,7 +236,7 @@ def stylize(
         if runtime.channels_last:
             pixels = pixels.contiguous(memory_format=torch.channels_last)
         with runtime.autocast():
-            return encoder(pixels)
+            return forward(pixels)
 
     generator = torch.Generator().manual_seed(seed)
     history: list[HistoryRecord] = []
@@ -194,13 +247,14 @@ def stylize(
     evaluations_before = 0
     for index, scale in enumerate(plan, start=1):
         objective_at_scale = _objective_for_scale(
-            network, content_image, style_image, scale, style_scale, content_names, style_names,
-            layer_weights, content_weight, style_weight, runtime,
+            network, content_image, style_images, scale, style_scale, content_names, style_names,
+            layer_weights, content_weight, style_weight, runtime, blend=blend, masks=region_masks,
+            tv_weight=tv_weight,
         )  # fmt: skip
         if current is None:
             start_image = initial_image(init, content_image, style_image, scale.height, scale.width, generator)
         else:
-            start_image = resize(current.cpu(), (scale.height, scale.width))
+            start_image = upsample_result(current.cpu(), content_image, (scale.height, scale.width))
 
         def on_evaluation(evaluation: Evaluation, best: torch.Tensor, scale_index: int = index, at: Scale = scale,
                           offset: int = evaluations_before) -> None:  # fmt: skip
@@ -220,7 +274,7 @@ def stylize(
                     evaluation=record.evaluation, total_evaluations=iterations, scale=scale_index,
                     scales=len(plan), height=at.height, width=at.width, content_loss=record.content_loss,
                     style_loss=record.style_loss, total_loss=record.total_loss, seconds=record.seconds,
-                    image=best,
+                    image=finish(best), schedule=schedule,
                 ))  # fmt: skip
 
         outcome = optimize_image(
@@ -245,7 +299,7 @@ def stylize(
         if outcome.stop_reason and "NaN" in outcome.stop_reason:
             break
     assert current is not None
-    image = current.detach().float().cpu().clamp(0, 1)
+    image = finish(current.detach()).float().cpu().clamp(0, 1)
     final_losses = {}
     if final_terms is not None:
         final_losses = {
@@ -269,7 +323,7 @@ def stylize(
 def _objective_for_scale(
     network: Callable[[torch.Tensor], dict[str, torch.Tensor]],
     content_image: torch.Tensor,
-    style_image: torch.Tensor,
+    style_images: Sequence[torch.Tensor],
     scale: Scale,
     style_scale: float,
     content_names: list[str],
@@ -278,27 +332,59 @@ def _objective_for_scale(
     content_weight: float,
     style_weight: float,
     runtime: Runtime,
+    *,
+    blend: Sequence[float] = (1.0,),
+    masks: RegionMasks | None = None,
+    tv_weight: float = 0.0,
 ) -> Callable[[torch.Tensor], LossTerms]:
-    """The loss at one size: targets from the photo at this size and the painting scaled alike."""
+    """The loss at one size: targets from the photo at this size and the paintings scaled alike.
+
+    Style targets are Gram matrices per position (see :mod:`painterly.styles`), blended over the
+    paintings or, with masks, one per region. Where the content mask is white the network sees
+    the photo instead of the optimised pixels (they get no gradient there).
+    """
+    masks = masks or RegionMasks()
+    size = (scale.height, scale.width)
     with torch.no_grad():
-        photo = resize(content_image, (scale.height, scale.width)).to(runtime.device)
+        photo = resize(content_image, size).to(runtime.device)
         photo_features = network(photo)
         style_long_side = max(MIN_SIZE // 2, round(style_scale * scale.long_side))
-        painting_size = fit_long_side(*image_size(style_image), style_long_side)
-        painting = resize(style_image, painting_size).to(runtime.device)
-        painting_features = network(painting)
+        painting_grams = []
+        for style_image in style_images:
+            painting_size = fit_long_side(*image_size(style_image), style_long_side)
+            painting_features = network(resize(style_image, painting_size).to(runtime.device))
+            painting_grams.append({name: gram_per_position(painting_features[name]) for name in style_names})
+            del painting_features
+        targets, regions = style_targets(painting_grams, blend, photo_features, masks.style_regions(size), style_names)
         objective = StyleObjective(
             content_targets={name: photo_features[name].float() for name in content_names},
-            style_targets={name: gram_matrix(painting_features[name]) for name in style_names},
+            style_targets=targets,
             style_layer_weights=layer_weights,
             content_weight=content_weight,
             style_weight=style_weight,
+            style_regions=regions,
         )
+    composite = masks.compositor(content_image)
 
     def evaluate(image: torch.Tensor) -> LossTerms:
-        return objective(network(image))
+        seen = composite(image)
+        terms = objective(network(seen))
+        if tv_weight:
+            terms = LossTerms(terms.content, terms.style, terms.total + tv_weight * total_variation(seen))
+        return terms
 
     return evaluate
+
+
+def _finisher(colors: ColorControl, masks: RegionMasks, photo: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What every handed-out image goes through: the kept region composited, then the colours restored."""
+    composite = masks.compositor(photo)
+    restore = colors.finisher(photo)
+
+    def finish(image: torch.Tensor) -> torch.Tensor:
+        return restore(composite(image))
+
+    return finish
 
 
 def _load_network(
@@ -324,6 +410,16 @@ def _style_layer_weights(style_names: list[str], given: Sequence[float] | None) 
     return dict(zip(style_names, (float(w) for w in given), strict=True))
 
 
+def _describe_sources(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        return [_describe_sources(item) for item in value]
+    if isinstance(value, str | os.PathLike):
+        return os.fspath(value)
+    return f"<{type(value).__name__}>"
+
+
 def _validated_settings(arguments: dict[str, Any]) -> dict[str, Any]:
     """Check every plain option and return them as a JSON-friendly dict."""
     settings = {
@@ -331,6 +427,8 @@ def _validated_settings(arguments: dict[str, Any]) -> dict[str, Any]:
         for key, value in arguments.items()
         if key not in ("content", "style", "callback", "weights_progress")
     }
+    for key in ("style_masks", "content_mask"):  # JSON-friendly: paths as text, in-memory images named
+        settings[key] = _describe_sources(settings[key])
 
     def positive_int(name: str, low: int = 1, high: int | None = None) -> None:
         value = settings[name]
@@ -350,6 +448,13 @@ def _validated_settings(arguments: dict[str, Any]) -> dict[str, Any]:
     positive_float("style_scale")
     positive_float("content_weight", allow_zero=True)
     positive_float("style_weight", allow_zero=True)
+    positive_float("tv_weight", allow_zero=True)
+    if settings["preserve_color"] not in PRESERVE_COLOR_CHOICES:
+        raise PainterlyError(f"unknown preserve-color {settings['preserve_color']!r}; use none, luminance or histogram")
+    if settings["color_transfer"] not in COLOR_TRANSFER_CHOICES:
+        raise PainterlyError(f"unknown color-transfer {settings['color_transfer']!r}; use pca, cholesky or symmetric")
+    if not isinstance(settings["original_colors"], bool):
+        raise PainterlyError(f"original-colors must be True or False; got {settings['original_colors']!r}")
     if settings["content_weight"] == 0 and settings["style_weight"] == 0:
         raise PainterlyError("content-weight and style-weight are both 0; nothing would be optimised")
     if settings["learning_rate"] is not None:
@@ -358,6 +463,8 @@ def _validated_settings(arguments: dict[str, Any]) -> dict[str, Any]:
         positive_float("tolerance")
     if settings["scales"] is not None:
         positive_int("scales", 1, 10)
+    if settings["compile"] not in ("off", "default", "reduce-overhead"):
+        raise PainterlyError(f"unknown compile mode {settings['compile']!r}; use off, default or reduce-overhead")
     if settings["optimizer"] not in OPTIMIZERS:
         raise PainterlyError(f"unknown optimizer {settings['optimizer']!r}; use lbfgs or adam")
     if settings["pooling"] not in ("avg", "max"):

@@ -22,11 +22,11 @@ from painterly import api
 from painterly.api import Iterate, Option, StylizeResult, stylize
 from painterly.atomic import write_text_atomically
 from painterly.errors import PainterlyError
-from painterly.image import check_output_path, save_image
+from painterly.image import check_output_path, resize, save_image
 from painterly.presets import PRESETS
 from painterly.progress import StylizeProgress, weights_progress_bar
 
-SUBCOMMANDS = ("models",)
+SUBCOMMANDS = ("models", "experiment")
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -36,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments and arguments[0] == "models":
             return _models_command(arguments[1:])
+        if arguments and arguments[0] == "experiment":
+            from painterly.experiments.command import experiment_command
+
+            return experiment_command(arguments[1:])
         return _stylize_command(arguments)
     except PainterlyError as error:
         print(f"painterly: error: {error}", file=sys.stderr)
@@ -56,11 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="painterly",
         description=(
             "Repaint a photo in the style of a painting (Gatys, Ecker and Bethge). "
-            "Other commands: `painterly models` lists the network weights."
+            "Other commands: `painterly models` lists the network weights; `painterly experiment SPEC` "
+            "runs a grid of stylisations and writes figures and a report."
         ),
     )
     parser.add_argument("content", help="the photo (content image)")
-    parser.add_argument("style", help="the painting (style image)")
+    parser.add_argument(
+        "style",
+        nargs="+",
+        help="the painting (style image); several are blended (--style-weights) or placed (--style-masks)",
+    )
     parser.add_argument("-o", "--output", required=True, help="output image, .png or .jpg")
     parser.add_argument("--preset", choices=sorted(PRESETS), help="start from a named set of options")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -81,6 +90,9 @@ def _add_stylize_options(parser: argparse.ArgumentParser) -> None:
         flag = "--" + name.replace("_", "-")
         kwargs: dict[str, Any] = {"dest": name, "default": parameter.default}
         base = _without_none(base)
+        if base is bool:  # an on/off switch: --original-colors
+            parser.add_argument(flag, dest=name, action="store_true", default=parameter.default, help=option.help)
+            continue
         default_text = _default_text(parameter.default)
         if typing.get_origin(base) is typing.Literal:
             kwargs["choices"] = list(typing.get_args(base))
@@ -92,7 +104,8 @@ def _add_stylize_options(parser: argparse.ArgumentParser) -> None:
             kwargs["type"] = _scalar_parser(base)
         if option.metavar:
             kwargs["metavar"] = option.metavar
-        kwargs["help"] = f"{option.help} (default: {default_text})"
+        # Help texts that explain their own default (e.g. "default: lbfgs 1.0, adam 0.02") keep it.
+        kwargs["help"] = option.help if "default" in option.help else f"{option.help} (default: {default_text})"
         parser.add_argument(flag, **kwargs)
 
 
@@ -108,7 +121,7 @@ def _default_text(value: Any) -> str:
     if isinstance(value, tuple | list):
         return " ".join(str(item) for item in value)
     if value is None:
-        return "automatic"
+        return "none"
     return str(value)
 
 
@@ -128,6 +141,8 @@ def _list_item_parser(kind: type) -> Any:
     scalar = _scalar_parser(kind)
 
     def parse(text: str) -> Any:
+        if kind is str and Path(text).exists():
+            return text  # a file whose name holds a comma is not split
         parts = [part for part in text.split(",") if part.strip()]
         if len(parts) == 1:
             return scalar(parts[0].strip())
@@ -165,7 +180,9 @@ def parse_stylize_arguments(arguments: Sequence[str]) -> tuple[argparse.Namespac
 
 def _stylize_command(arguments: Sequence[str]) -> int:
     namespace, options = parse_stylize_arguments(arguments)
-    inputs = [namespace.content, namespace.style]
+    inputs = [namespace.content, *namespace.style, *(options.get("style_masks") or ())]
+    if options.get("content_mask"):
+        inputs.append(options["content_mask"])
     if options.get("init") not in (None, "content", "noise", "style"):
         inputs.append(options["init"])
     if options.get("weights"):
@@ -189,7 +206,7 @@ def _stylize_command(arguments: Sequence[str]) -> int:
     try:
         result = stylize(
             namespace.content,
-            namespace.style,
+            namespace.style[0] if len(namespace.style) == 1 else namespace.style,
             callback=on_iterate,
             weights_progress=None if namespace.quiet else weights_progress_bar(sys.stderr),
             **options,
@@ -229,10 +246,14 @@ def _save_interrupted(iterate: Iterate | None, output: Path, quiet: bool) -> int
         print("painterly: interrupted before the first evaluation; nothing saved", file=sys.stderr)
         return EXIT_INTERRUPTED
     image = iterate.image.detach().float().cpu()
+    final_height, final_width, _ = iterate.schedule[-1]
+    if (iterate.height, iterate.width) != (final_height, final_width):
+        image = resize(image, (final_height, final_width))  # interrupted at a coarse scale
     save_image(image, output, metadata={"Software": "painterly", "painterly:interrupted": str(iterate.evaluation)})
     print(
         f"painterly: interrupted at evaluation {iterate.evaluation}/{iterate.total_evaluations} "
-        f"(scale {iterate.scale}/{iterate.scales}, {iterate.width}x{iterate.height}); saved {output}",
+        f"(scale {iterate.scale}/{iterate.scales}, {iterate.width}x{iterate.height}); saved {output} "
+        f"at {final_width}x{final_height}",
         file=sys.stderr,
     )
     return EXIT_INTERRUPTED

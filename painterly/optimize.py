@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from painterly.lbfgs import minimize_lbfgs
 from painterly.losses import LossTerms
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -156,37 +157,31 @@ def _evaluate(
         raise _BudgetSpent
     terms = objective(image)
     terms.total.backward()
-    tracker.record(image, LossTerms(terms.content.detach(), terms.style.detach(), terms.total.detach()))
-    return terms.total
+    detached = LossTerms(terms.content.detach(), terms.style.detach(), terms.total.detach())
+    tracker.record(image, detached)
+    return detached.total
 
 
 def _run_lbfgs(
     image: torch.Tensor, objective: Callable[[torch.Tensor], LossTerms], tracker: _Tracker, step: float
 ) -> None:
-    """One call of torch's L-BFGS; returns when it stops on its own (we loop until the budget)."""
-    lbfgs = torch.optim.LBFGS(
-        [image],
-        lr=step,
-        max_iter=tracker.budget,
-        max_eval=tracker.budget * 2,
-        tolerance_grad=0.0,  # no early exits: the budget or `tolerance` decide
-        tolerance_change=0.0,
-        history_size=100,
-        # The strong-Wolfe line search keeps the huge raw losses of the paper's normalisation
-        # from blowing up the second step (plain L-BFGS jumps to ~1e27 and returns NaN).
-        line_search_fn="strong_wolfe",
-    )
+    """L-BFGS until the budget or `tolerance` ends it (we loop if it stops on its own).
+
+    Its strong-Wolfe line search keeps the huge raw losses of the paper's normalisation from
+    blowing up the second step (plain L-BFGS jumps to ~1e27 and returns NaN).
+    """
 
     def closure() -> torch.Tensor:
-        lbfgs.zero_grad(set_to_none=False)
+        if image.grad is not None:
+            image.grad.zero_()
         total = _evaluate(image, objective, tracker)
         if tracker.converged():
             raise _BudgetSpent
         return total
 
     before = tracker.count
-    lbfgs.step(closure)
-    if tracker.count == before:  # cannot happen with our settings; guards against an endless loop
+    minimize_lbfgs(image, closure, learning_rate=step)
+    if tracker.count == before:  # cannot happen; guards against an endless loop
         raise _BudgetSpent
 
 

@@ -210,3 +210,14 @@ def test_models_lists_sources(capsys) -> None:
     out = capsys.readouterr().out
     for name in ("vgg19", "vgg19-caffe", "vgg16-hed"):
         assert name in out
+
+
+def test_eta_weighs_evaluations_by_pixels() -> None:
+    from painterly.progress import remaining_seconds
+
+    class Stub:
+        evaluation = 5
+        schedule = ((10, 10, 10), (20, 20, 4))
+
+    # 5 evaluations of 100 px left at scale 1, then 4 of 400 px: 2100 pixel-evaluations.
+    assert remaining_seconds(Stub(), 0.01) == pytest.approx(21.0)

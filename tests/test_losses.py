@@ -57,3 +57,52 @@ def test_objective_combines_alpha_beta_and_layer_weights() -> None:
     assert terms.content.item() == pytest.approx(content_loss(a, photo).item())
     assert terms.style.item() == pytest.approx(style.item())
     assert terms.total.item() == pytest.approx(0.1 * terms.content.item() + 1e3 * terms.style.item(), rel=1e-6)
+
+
+def test_total_variation_by_hand() -> None:
+    from painterly.losses import total_variation
+
+    image = torch.zeros(1, 3, 2, 3)
+    image[0, 0] = torch.tensor([[0.0, 1.0, 3.0], [2.0, 2.0, 2.0]])
+    # vertical: (2-0)^2 + (2-1)^2 + (2-3)^2 = 6; horizontal: 1 + 4 + 0 + 0 = 5; channels 1, 2 are flat
+    assert total_variation(image).item() == pytest.approx(11.0)
+    assert total_variation(torch.full((1, 3, 4, 4), 0.3)).item() == 0.0
+
+
+def test_masked_gram_by_hand_and_with_a_full_mask() -> None:
+    from painterly.losses import masked_gram_matrix, region_style_loss
+
+    features = torch.tensor([[[[1.0, 2.0, 3.0]], [[0.0, 1.0, -1.0]]]])  # N = 2, M = 3
+    mask = torch.tensor([[[[1.0, 0.0, 1.0]]]])
+    # positions 0 and 2: f0 f0^T + f2 f2^T = [[1 + 9, 0 - 3], [0 - 3, 0 + 1]], divided by the area 2
+    expected = torch.tensor([[10.0, -3.0], [-3.0, 1.0]]) / 2
+    assert torch.allclose(masked_gram_matrix(features, mask), expected)
+    ones = torch.ones(1, 1, 1, 3)
+    assert torch.allclose(masked_gram_matrix(features, ones), gram_matrix(features) / 3)
+    target = torch.tensor([[10.0, 0.0], [0.0, 1.0]])
+    # with a mask of ones the region loss is the paper's E_l against the target scaled to M positions
+    assert region_style_loss(features, ones, target / 3).item() == pytest.approx(
+        layer_style_loss(features, target).item(), rel=1e-6
+    )
+    # half the area: share 2/3 times 1/(4 N^2) times the squared difference per position
+    difference = expected - target / 3
+    by_hand = (2 / 3) * difference.pow(2).sum().item() / 16
+    assert region_style_loss(features, mask, target / 3).item() == pytest.approx(by_hand, rel=1e-6)
+
+
+def test_objective_adds_region_terms_with_layer_and_region_weights() -> None:
+    from painterly.losses import StyleRegion, region_style_loss
+
+    torch.manual_seed(1)
+    a, b = torch.randn(1, 2, 3, 3), torch.randn(1, 4, 2, 2)
+    mask_a, mask_b = torch.rand(1, 1, 3, 3), torch.rand(1, 1, 2, 2)
+    target_a, target_b = torch.randn(2, 2), torch.randn(4, 4)
+    region = StyleRegion(masks={"l1": mask_a, "l2": mask_b}, targets={"l1": target_a, "l2": target_b}, weight=2.0)
+    objective = StyleObjective(
+        content_targets={}, style_targets={}, style_layer_weights={"l1": 0.25, "l2": 0.75},
+        content_weight=1.0, style_weight=10.0, style_regions=(region,),
+    )  # fmt: skip
+    terms = objective({"l1": a, "l2": b})
+    expected = 2.0 * (0.25 * region_style_loss(a, mask_a, target_a) + 0.75 * region_style_loss(b, mask_b, target_b))
+    assert terms.style.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert terms.total.item() == pytest.approx(10.0 * expected.item(), rel=1e-6)

@@ -1,0 +1,157 @@
+"""Planning a grid: every (pair, setting) becomes a :class:`Run` with complete, resolved options.
+
+A run is identified by a hash of everything that decides its result: the bytes of its images
+(and of a weights or init file), every stylize option with "auto" resolved to the concrete
+network, device and precision, and painterly's version. Identical runs of different experiments
+written to the same output folder are therefore computed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import painterly
+from painterly import api
+from painterly.errors import PainterlyError
+from painterly.experiments.spec import PATH_OPTIONS, Pair, Setting, Spec, check_ranges
+from painterly.initialization import INIT_CHOICES
+from painterly.models.vgg import VGGArchitecture
+from painterly.runtime import resolve_runtime
+
+RUNS_FOLDER = "runs"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One stylisation of the grid."""
+
+    pair: Pair
+    setting: Setting
+    options: dict[str, Any]  # every stylize keyword, resolved (model, device, precision)
+    key: str  # hex digest identifying the result
+    directory: Path  # where its files go
+
+    @property
+    def name(self) -> str:
+        return f"{self.pair.label} · {self.setting.label}"
+
+
+@dataclass(frozen=True)
+class Network:
+    """The network a grid runs on, resolved once."""
+
+    model: str  # source name, or "auto" when a weights file decides
+    weights: str | None  # absolute path of a weights file
+    arch: VGGArchitecture
+    description: str
+    reason: str | None  # why "auto" chose it
+
+
+def default_options() -> dict[str, Any]:
+    """stylize's defaults for every option, JSON-friendly."""
+    defaults = {}
+    for name, parameter in inspect.signature(api.stylize).parameters.items():
+        if name in ("content", "style", "callback", "weights_progress"):
+            continue
+        value = parameter.default
+        defaults[name] = list(value) if isinstance(value, tuple) else value
+    return defaults
+
+
+def plan_runs(
+    spec: Spec,
+    pairs: Sequence[Pair],
+    out_dir: Path,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[list[Run], dict[tuple[str | None, str], Network]]:
+    """All runs of ``spec`` over ``pairs``, options resolved; raises PainterlyError on any bad input.
+
+    ``overrides`` (from the command line) replace the spec's shared options; they may not touch an
+    option that an axis varies.
+    """
+    if not pairs:
+        raise PainterlyError(
+            f"{spec.source} names no image pairs; give --pairs CONTENT:STYLE "
+            "(e.g. --pairs ../shared/images/tubingen.jpg:../shared/images/starry_night.jpg)"
+        )
+    overrides = dict(overrides or {})
+    varied = spec.varied_options()
+    for key in overrides:
+        if key in varied:
+            raise PainterlyError(
+                f"--{key.replace('_', '-')} would override axis '{varied[key]}' of {spec.source}, "
+                "which varies it; write a spec file to change it"
+            )
+    networks: dict[tuple[str | None, str], Network] = {}
+    hashes: dict[str, str] = {}
+    runs: list[Run] = []
+    for setting in spec.settings():
+        options = {**default_options(), **spec.options, **setting.options, **overrides}
+        check_ranges(options, f"{spec.source}: setting '{setting.label}'")
+        network_key = (options["weights"], options["model"])
+        if network_key not in networks:
+            networks[network_key] = resolve_network(options["model"], options["weights"])
+        network = networks[network_key]
+        options["model"] = network.model
+        runtime = resolve_runtime(options["device"], options["precision"])
+        options["device"] = runtime.device.type
+        options["precision"] = runtime.precision
+        for layer in [*options["content_layers"], *options["style_layers"]]:
+            try:
+                network.arch.resolve_layer(layer)
+            except PainterlyError as error:
+                raise PainterlyError(f"{spec.source}: setting '{setting.label}': {error}") from None
+        for pair in pairs:
+            files: dict[str, Any] = {"content": _sha256(pair.content, hashes), "style": _sha256(pair.style, hashes)}
+            for key in PATH_OPTIONS:
+                value = options.get(key)
+                if isinstance(value, list):
+                    files[key] = [_sha256(Path(item), hashes) for item in value]
+                elif isinstance(value, str) and not (key == "init" and value in INIT_CHOICES):
+                    files[key] = _sha256(Path(value), hashes)
+            key = run_key(options, files)
+            directory = out_dir / RUNS_FOLDER / f"{pair.slug}-{key[:12]}"
+            runs.append(Run(pair, setting, dict(options), key, directory))
+    return runs, networks
+
+
+def run_key(options: Mapping[str, Any], files: Mapping[str, Any]) -> str:
+    """The settings hash: options (file paths replaced by the files' hashes) and painterly's version."""
+    hashed_options = {key: files.get(key, value) for key, value in options.items()}
+    document = {"painterly": painterly.__version__, "files": dict(files), "options": hashed_options}
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def resolve_network(model: str, weights: str | None) -> Network:
+    """Load the network once to learn what "auto" means here and which layers it has."""
+    from painterly.models.weights import choose_auto, load_source, load_weights_file
+
+    if weights is not None:
+        loaded = load_weights_file(weights)
+        return Network("auto", weights, loaded.arch, loaded.description, None)
+    if model == "auto":
+        loaded, reason = choose_auto()
+        return Network(loaded.source, None, loaded.arch, loaded.description, reason)
+    loaded = load_source(model)
+    return Network(loaded.source, None, loaded.arch, loaded.description, None)
+
+
+def _sha256(path: Path, cache: dict[str, str]) -> str:
+    text = str(path)
+    if text not in cache:
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as stream:
+                for block in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as error:
+            raise PainterlyError(f"cannot read {path}: {error.strerror or error}") from None
+        cache[text] = digest.hexdigest()
+    return cache[text]

@@ -1,0 +1,124 @@
+"""Progress of a grid on the terminal: a bar over the runs and one per running run, or plain lines."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+PLAIN_REPORTS = 10  # lines per run when the output is not a terminal
+
+
+class GridProgress:
+    """Consumes the runner's events (see :func:`painterly.experiments.runner.run_grid`)."""
+
+    def __init__(self, stream: TextIO, *, quiet: bool = False) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.interactive = stream.isatty()
+        self.grid: tqdm | None = None
+        self.bars: dict[str, tqdm] = {}
+        self.slots: dict[str, int] = {}
+        self.reported: dict[str, int] = {}
+        self.total = 0
+        self.done = 0
+        self.started = time.perf_counter()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        handler = getattr(self, f"_on_{event['kind']}", None)
+        if handler is not None:
+            handler(event)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
+        if self.grid is not None:
+            self.grid.close()
+            self.grid = None
+
+    # --- events ---------------------------------------------------------------------------
+
+    def _on_grid(self, event: dict[str, Any]) -> None:
+        self.total = event["total"]
+        self.done = event["skipped"]
+        if self.interactive:
+            self.grid = tqdm(
+                total=self.total, initial=self.done, file=self.stream, desc="grid", unit="run", position=0,
+                dynamic_ncols=True,
+            )  # fmt: skip
+        else:
+            todo = self.total - self.done
+            self._print(f"grid: {self.total} run(s), {self.done} finished earlier, {todo} to run")
+
+    def _on_skipped(self, event: dict[str, Any]) -> None:
+        if not self.interactive:
+            self._print(f"  skip {event['name']} (finished earlier)")
+
+    def _on_start(self, event: dict[str, Any]) -> None:
+        key = event["key"]
+        if self.interactive:
+            slot = next(index for index in range(1, len(self.slots) + 2) if index not in self.slots.values())
+            self.slots[key] = slot
+            self.bars[key] = tqdm(
+                total=event["total"], file=self.stream, desc=_short(event["name"]), unit="eval", position=slot,
+                leave=False, dynamic_ncols=True,
+            )  # fmt: skip
+        else:
+            self.reported[key] = 0
+            self._print(f"[{self.done + 1}/{self.total}] start {event['name']} ({event['total']} evaluations)")
+
+    def _on_evaluation(self, event: dict[str, Any]) -> None:
+        key = event["key"]
+        if self.interactive:
+            bar = self.bars.get(key)
+            if bar is not None:
+                bar.set_postfix_str(f"total {event['loss']:.3g}", refresh=False)
+                bar.update(event["evaluation"] - bar.n)
+            return
+        step = max(1, event["total"] // PLAIN_REPORTS)
+        if event["evaluation"] - self.reported.get(key, 0) >= step:
+            self.reported[key] = event["evaluation"]
+            rate = event["evaluation"] / max(event["seconds"], 1e-9)
+            self._print(
+                f"    evaluation {event['evaluation']}/{event['total']} total {event['loss']:.4g} "
+                f"({rate:.2f} eval/s, {event['seconds']:.0f} s)"
+            )
+
+    def _on_done(self, event: dict[str, Any]) -> None:
+        self._finish(event["key"])
+        summary = event["summary"]
+        message = (
+            f"done {event['name']} in {summary['seconds']:.1f} s, total loss {summary['final_losses']['total']:.4g}"
+        )
+        if self.interactive:
+            self.grid.write(message) if self.grid is not None else None
+        else:
+            self._print(f"[{self.done}/{self.total}] {message}")
+
+    def _on_failed(self, event: dict[str, Any]) -> None:
+        self._finish(event["key"])
+        message = f"FAILED {event['name']}: {event['error']}"
+        if self.interactive and self.grid is not None:
+            self.grid.write(message)
+        else:
+            self._print(message)
+
+    def _finish(self, key: str) -> None:
+        self.done += 1
+        bar = self.bars.pop(key, None)
+        self.slots.pop(key, None)
+        if bar is not None:
+            bar.close()
+        if self.grid is not None:
+            self.grid.update(1)
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+def _short(name: str, width: int = 40) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"

@@ -1,0 +1,66 @@
+"""The finished runs of one experiment, read back and measured, ready for figures and the report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from painterly.experiments.grid import Run
+from painterly.experiments.metrics import objective_key, run_metrics
+from painterly.experiments.spec import Pair, Setting, Spec
+from painterly.experiments.store import RunRecord, is_finished, read_run
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (pair, setting) of the grid with its record and measures."""
+
+    run: Run
+    record: RunRecord
+    metrics: dict[str, Any]
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.record.summary["final_losses"]
+
+
+@dataclass(frozen=True)
+class ExperimentResults:
+    spec: Spec
+    pairs: list[Pair]
+    settings: list[Setting]
+    cells: dict[tuple[str, str], Cell]  # (pair slug, setting label) -> cell
+    spike_factor: float
+    reach_within: float
+
+    def cell(self, pair: Pair, setting: Setting) -> Cell:
+        return self.cells[(pair.slug, setting.label)]
+
+
+def collect_results(spec: Spec, runs: Sequence[Run], *, spike_factor: float, reach_within: float) -> ExperimentResults:
+    """Read every run (all must be finished) and measure it against its pair's best final loss."""
+    records: dict[str, RunRecord] = {}
+    for run in runs:
+        if run.key not in records:
+            if not is_finished(run.directory, run.key):
+                raise RuntimeError(f"run {run.name} is not finished")
+            records[run.key] = read_run(run.directory)
+    best: dict[tuple[str, str], float] = {}
+    worst: dict[tuple[str, str], float] = {}
+    for run in runs:
+        group = (run.pair.slug, objective_key(run.options))
+        total = float(records[run.key].summary["final_losses"]["total"])
+        best[group] = min(best.get(group, total), total)
+        worst[group] = max(worst.get(group, total), total)
+    cells = {}
+    for run in runs:
+        record = records[run.key]
+        group = (run.pair.slug, objective_key(run.options))
+        metrics = run_metrics(
+            record.history, best[group], spike_factor=spike_factor, within=reach_within, worst=worst[group]
+        )
+        cells[(run.pair.slug, run.setting.label)] = Cell(run, record, metrics)
+    pairs = list({run.pair.slug: run.pair for run in runs}.values())
+    settings = list({run.setting.label: run.setting for run in runs}.values())
+    return ExperimentResults(spec, pairs, settings, cells, spike_factor, reach_within)

@@ -1,0 +1,99 @@
+"""One or several paintings: loading them, their weights, and their Gram targets at one size.
+
+Gram matrices are compared per position (G / M): a painting rendered at another size or aspect
+ratio than the output has another number of positions M, so its raw Gram matrix would ask the
+output for larger or smaller activations. Dividing by M, and multiplying back by the output's M
+for the paper's unmasked loss, keeps only what describes the style.
+
+- Without masks the paintings' per-position Gram matrices are blended: A = sum_k w_k A_k, the
+  weights normalised to sum to 1.
+- With style masks each painting has its own region (a :class:`~painterly.losses.StyleRegion`),
+  the weights scale each region's loss, normalised to average 1 (equal weights: every region is
+  stylised at full strength).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from painterly.errors import PainterlyError
+from painterly.image import ImageSource, load_image
+from painterly.losses import StyleRegion, gram_matrix
+from painterly.masks import feature_mask
+
+
+def style_sources(style: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
+    """`style` as a list: one path / PIL image / tensor, or a list or tuple of them."""
+    if isinstance(style, list | tuple):
+        if not style:
+            raise PainterlyError("no style image given; pass at least one painting")
+        return list(style)
+    return [style]
+
+
+def load_styles(style: ImageSource | Sequence[ImageSource]) -> list[torch.Tensor]:
+    sources = style_sources(style)
+    if len(sources) == 1:
+        return [load_image(sources[0], role="style image")]
+    return [load_image(source, role=f"style image {index}") for index, source in enumerate(sources, start=1)]
+
+
+def style_blend_weights(given: Sequence[float] | None, count: int, *, masked: bool) -> list[float]:
+    """Check the weights of `count` styles and normalise them (sum 1, or mean 1 with masks)."""
+    if given is None:
+        return [1.0] * count if masked else [1.0 / count] * count
+    weights = [given] if isinstance(given, int | float) else list(given)
+    if len(weights) != count:
+        raise PainterlyError(f"{len(weights)} style weight(s) for {count} style image(s); give one weight per style")
+    for weight in weights:
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
+            raise PainterlyError(f"style weights must be finite and non-negative; got {weight!r}")
+    total = float(sum(weights))
+    if total <= 0:
+        raise PainterlyError("the style weights are all 0; give at least one a positive weight")
+    scale = count if masked else 1
+    return [scale * float(weight) / total for weight in weights]
+
+
+def gram_per_position(features: torch.Tensor) -> torch.Tensor:
+    """G / M for (1, N, H, W) activations: the Gram matrix divided by the number of positions."""
+    return gram_matrix(features) / (features.shape[2] * features.shape[3])
+
+
+def style_targets(
+    painting_grams: Sequence[Mapping[str, torch.Tensor]],
+    weights: Sequence[float],
+    photo_features: Mapping[str, torch.Tensor],
+    regions: Sequence[torch.Tensor] | None,
+    style_names: Sequence[str],
+) -> tuple[dict[str, torch.Tensor], tuple[StyleRegion, ...]]:
+    """The style targets of a :class:`~painterly.losses.StyleObjective` at one image size.
+
+    `painting_grams[k][layer]` is painting k's Gram matrix per position; `photo_features` gives
+    each layer's size at the output's size; `regions` are the effective style masks at the
+    output's size (None: no masks). Returns (unmasked Gram targets, masked regions): one of the two
+    is empty.
+    """
+    if regions is None:
+        targets = {}
+        for name in style_names:
+            blended = sum(weight * grams[name] for weight, grams in zip(weights, painting_grams, strict=True))
+            features = photo_features[name]
+            targets[name] = blended * (features.shape[2] * features.shape[3])
+        return targets, ()
+    if len(regions) == 1 and len(painting_grams) > 1:  # a content mask only: the blend, outside it
+        blended = {
+            name: sum(weight * grams[name] for weight, grams in zip(weights, painting_grams, strict=True))
+            for name in style_names
+        }
+        painting_grams, weights = [blended], [1.0]
+    built = []
+    for grams, weight, region in zip(painting_grams, weights, regions, strict=True):
+        if weight == 0:
+            continue
+        masks = {name: feature_mask(region, photo_features[name]) for name in style_names}
+        built.append(StyleRegion(masks=masks, targets={name: grams[name] for name in style_names}, weight=weight))
+    return {}, tuple(built)

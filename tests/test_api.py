@@ -1,0 +1,108 @@
+"""The Python API: inputs of every kind, callbacks, reproducibility, initialisations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from painterly import PRESETS, PainterlyError, stylize
+from painterly.initialization import cover_and_crop
+
+
+def tiny_options(tiny_weights, **overrides):
+    options = {"weights": str(tiny_weights), "size": 32, "iterations": 5, "precision": "fp32", "device": "cpu"}
+    options.update(overrides)
+    return options
+
+
+def test_accepts_paths_pil_images_and_tensors(tiny_weights, small_images) -> None:
+    content, style = small_images
+    from_paths = stylize(content, style, **tiny_options(tiny_weights))
+    from_pil = stylize(Image.open(content), Image.open(style), **tiny_options(tiny_weights))
+    tensor = torch.from_numpy(np.array(Image.open(content))).permute(2, 0, 1).float() / 255
+    from_tensor = stylize(tensor, style, **tiny_options(tiny_weights))
+    assert from_paths.image.shape == (1, 3, 24, 32)
+    assert torch.equal(from_paths.image, from_pil.image)
+    assert torch.allclose(from_paths.image, from_tensor.image, atol=1e-5)
+
+
+def test_callback_sees_every_evaluation_and_history_matches(tiny_weights, small_images) -> None:
+    content, style = small_images
+    seen = []
+    result = stylize(content, style, callback=seen.append, **tiny_options(tiny_weights, iterations=9, scales=2))
+    assert [iterate.evaluation for iterate in seen] == list(range(1, 10))
+    assert seen[0].scale == 1 and seen[-1].scale == 2
+    assert seen[-1].image.shape == (1, 3, 24, 32)
+    assert [record.total_loss for record in result.history] == [iterate.total_loss for iterate in seen]
+    assert result.settings["scales"][-1] == [24, 32, sum(1 for i in seen if i.scale == 2)]
+
+
+def test_total_is_alpha_content_plus_beta_style(tiny_weights, small_images) -> None:
+    content, style = small_images
+    result = stylize(content, style, **tiny_options(tiny_weights, content_weight=0.5, style_weight=30.0))
+    for record in result.history:
+        expected = 0.5 * record.content_loss + 30.0 * record.style_loss
+        assert record.total_loss == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("init", ["noise", "content", "style"])
+def test_a_cpu_run_is_reproducible_bit_for_bit(tiny_weights, small_images, init) -> None:
+    content, style = small_images
+    first = stylize(content, style, **tiny_options(tiny_weights, init=init, seed=7))
+    second = stylize(content, style, **tiny_options(tiny_weights, init=init, seed=7))
+    assert torch.equal(first.image, second.image)
+    assert [r.total_loss for r in first.history] == [r.total_loss for r in second.history]
+
+
+def test_noise_seeds_differ(tiny_weights, small_images) -> None:
+    content, style = small_images
+    one = stylize(content, style, **tiny_options(tiny_weights, init="noise", seed=1, iterations=1))
+    two = stylize(content, style, **tiny_options(tiny_weights, init="noise", seed=2, iterations=1))
+    assert not torch.equal(one.image, two.image)
+
+
+def test_init_from_an_image_file(tiny_weights, small_images) -> None:
+    content, style = small_images
+    result = stylize(content, style, **tiny_options(tiny_weights, init=str(style), iterations=1))
+    assert result.image.shape == (1, 3, 24, 32)
+
+
+def test_cover_and_crop_never_stretches() -> None:
+    # A 10x40 image with a bright left half, covering 20x20: scaled by 2 to 20x80, centre crop.
+    image = torch.zeros(1, 3, 10, 40)
+    image[..., :20] = 1.0
+    cropped = cover_and_crop(image, 20, 20)
+    assert cropped.shape == (1, 3, 20, 20)
+    # The crop comes from columns 30..50 of 80: the left 10 columns bright, the right 10 dark.
+    assert cropped[..., :8].mean() > 0.9 and cropped[..., -8:].mean() < 0.1
+
+
+def test_adam_runs_and_keeps_pixels_in_range(tiny_weights, small_images) -> None:
+    content, style = small_images
+    result = stylize(content, style, **tiny_options(tiny_weights, optimizer="adam", learning_rate=0.05))
+    assert len(result.history) == 5
+    assert result.image.min() >= 0.0 and result.image.max() <= 1.0
+
+
+def test_presets_are_valid_options(tiny_weights, small_images) -> None:
+    content, style = small_images
+    for name, preset in PRESETS.items():
+        options = {**preset, **tiny_options(tiny_weights, iterations=2)}
+        assert stylize(content, style, **options).settings["optimizer"] == preset["optimizer"], name
+
+
+def test_unknown_style_layer_for_the_network(tiny_weights, small_images) -> None:
+    content, style = small_images
+    with pytest.raises(PainterlyError, match="Did you mean"):
+        stylize(content, style, **tiny_options(tiny_weights, style_layers=("conv3_4",)))
+
+
+def test_result_save_writes_metadata(tiny_weights, small_images, tmp_path) -> None:
+    from painterly.image import read_png_metadata
+
+    content, style = small_images
+    result = stylize(content, style, **tiny_options(tiny_weights))
+    path = result.save(tmp_path / "r.png")
+    assert "painterly:settings" in read_png_metadata(path)
