@@ -28,5 +28,11 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest -q
 
+# painterly vs a plain reference loop: table on stdout, JSON in benchmark-results/.
+# `make benchmark BENCHMARK_ARGS=--quick` for a smoke run of a minute or two.
+BENCHMARK_ARGS ?=
+benchmark: install
+	$(BIN)/python benchmarks/benchmark.py $(BENCHMARK_ARGS)
+
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -20,6 +20,7 @@ from painterly.image import ImageSource, fit_long_side, image_size, load_image, 
 from painterly.initialization import INIT_CHOICES, initial_image, upsample_result
 from painterly.losses import LossTerms, StyleObjective, total_variation
 from painterly.masks import RegionMasks, load_region_masks
+from painterly.memory import check_fits
 from painterly.models.vgg import VGGFeatures
 from painterly.models.weights import LoadedWeights, ProgressCallback, choose_auto, load_source, load_weights_file
 from painterly.optimize import OPTIMIZERS, Evaluation, optimize_image
@@ -198,7 +199,7 @@ def stylize(
     `callback` receives an :class:`Iterate` after every evaluation; `weights_progress` receives
     download progress of the network weights. Nothing is printed.
     """
-    settings = _validated_settings(locals())
+    settings = validate_options(locals())
     content_image = load_image(content, role="content image")
     style_images = load_styles(style)
     region_masks = load_region_masks(style_masks, content_mask, len(style_images), image_size(content_image))
@@ -224,6 +225,12 @@ def stylize(
 
     height, width = fit_long_side(*image_size(content_image), size)
     plan = plan_scales(height, width, iterations, scales)
+    # Refuse before allocating anything large, rather than dying of out-of-memory half way.
+    check_fits(
+        arch, [*content_names, *style_names], height, width, device=runtime.device, precision=runtime.precision,
+        optimizer=optimizer, final_evaluations=plan[-1].evaluations, content_layers=content_names,
+        channels_last=runtime.channels_last, pooling=pooling, style_scale=style_scale,
+    )  # fmt: skip
     schedule = tuple((scale.height, scale.width, scale.evaluations) for scale in plan)
     settings["scales"] = [list(entry) for entry in schedule]
     lr = learning_rate if learning_rate is not None else DEFAULT_LEARNING_RATES[optimizer]
@@ -420,7 +427,7 @@ def _describe_sources(value: Any) -> Any:
     return f"<{type(value).__name__}>"
 
 
-def _validated_settings(arguments: dict[str, Any]) -> dict[str, Any]:
+def validate_options(arguments: dict[str, Any]) -> dict[str, Any]:
     """Check every plain option and return them as a JSON-friendly dict."""
     settings = {
         key: (list(value) if isinstance(value, tuple | list) else value)

@@ -5,8 +5,10 @@ it to the host: with a history of m pairs that is 2m device synchronisations per
 milliseconds on a GPU (more than an evaluation of the network at 512 px). Here the recursion
 keeps every coefficient on the device (``addcmul_`` with a 0-dim tensor), so a step costs one
 synchronisation for the curvature test plus those of the line search. The algorithm is torch's
-(BSD-3-Clause; same first step, memory update and line search, which is reused directly), and
-on the CPU it gives the same iterates up to rounding.
+(BSD-3-Clause; same first step, memory update and line search, which is reused directly). With
+the same history size it gives torch's iterates up to rounding (checked on the CPU: 80
+evaluations at 128 px ended within 1 % of torch's loss); the history shrinks below torch's 100
+pairs only for images too large to keep 100 pairs in HISTORY_BYTES.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from torch.optim.lbfgs import _strong_wolfe
 
 # Keep the history vectors under this many bytes (two float32 image-sized vectors per pair).
 HISTORY_BYTES = 2 * 1024**3
-MAX_HISTORY = 50
+MAX_HISTORY = 100  # torch's default
 MIN_HISTORY = 5
 
 

@@ -221,3 +221,14 @@ def test_eta_weighs_evaluations_by_pixels() -> None:
 
     # 5 evaluations of 100 px left at scale 1, then 4 of 400 px: 2100 pixel-evaluations.
     assert remaining_seconds(Stub(), 0.01) == pytest.approx(21.0)
+
+
+def test_too_large_for_memory_is_refused(tiny_weights, small_images, tmp_path, capsys, monkeypatch) -> None:
+    import painterly.memory
+
+    monkeypatch.setattr(painterly.memory, "available_bytes", lambda device: 400 * 2**20)
+    content, style = small_images
+    output = tmp_path / "o.png"
+    code, err = run(capsys, content, style, "-o", output, *tiny(tiny_weights), "--size", "4096")
+    assert_user_error(code, err, "needs about", "the largest size that fits")
+    assert not output.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from painterly.experiments.metrics import (
+    colourfulness,
     evaluations_to_reach,
     final_scale_start,
     find_spikes,
@@ -76,6 +77,17 @@ def test_objective_key_ignores_how_the_loss_is_minimised() -> None:
     adam = {"optimizer": "adam", "learning_rate": 0.01, "style_layers": ["conv1_1"], "init": "noise"}
     shallow = {**lbfgs, "style_layers": ["conv1_2"]}
     assert objective_key(lbfgs) == objective_key(adam) != objective_key(shallow)
+
+
+def test_colourfulness_is_zero_for_grey_and_grows_with_saturation(tmp_path) -> None:
+    from PIL import Image
+
+    grey, pale, vivid = tmp_path / "grey.png", tmp_path / "pale.png", tmp_path / "vivid.png"
+    Image.new("RGB", (8, 8), (120, 120, 120)).save(grey)
+    Image.new("RGB", (8, 8), (140, 120, 110)).save(pale)
+    Image.new("RGB", (8, 8), (250, 20, 10)).save(vivid)
+    assert colourfulness(grey) == 0.0
+    assert 0 < colourfulness(pale) < colourfulness(vivid)
 
 
 def test_snapshot_evaluations_follow_a_1_2_5_series_below_the_budget() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import pytest
 import painterly.cli as cli
 import painterly.experiments.runner as runner
 from painterly.experiments.grid import Run, plan_runs
+from painterly.experiments.progress import GridProgress
 from painterly.experiments.runner import run_grid
 from painterly.experiments.spec import load_spec, make_pairs
-from painterly.experiments.store import RESULT_FILE, is_finished, read_run
+from painterly.experiments.store import RESULT_FILE, code_fingerprint, is_finished, read_run
 
 TINY_GRID = """
 title = "Tiny grid"
@@ -72,6 +74,14 @@ def test_a_finished_run_is_skipped_and_a_partial_one_reruns(tiny_weights, small_
     assert calls == ["lbfgs", "adam", "lbfgs", "adam"] and len(third.finished) == 2
     assert read_run(lbfgs.directory).summary["key"] == lbfgs.key
 
+    summary = json.loads((adam.directory / RESULT_FILE).read_text())
+    assert summary["code"] == code_fingerprint()
+    summary["code"] = "older code"
+    (adam.directory / RESULT_FILE).write_text(json.dumps(summary))
+    assert len(run_grid(runs).skipped) == 2  # reused by default ...
+    assert len(run_grid(runs, rerun_stale=True).finished) == 1  # ... recomputed on request
+    assert calls[-1] == "adam" and len(calls) == 5
+
 
 def test_an_interrupted_grid_resumes(tiny_weights, small_images, tmp_path, monkeypatch) -> None:
     runs = plan(tmp_path, tiny_weights, small_images)
@@ -122,6 +132,7 @@ def test_tiny_grid_end_to_end(tiny_weights, small_images, tmp_path, capsys, monk
     assert "| photo × painting | L-BFGS |" in markdown and "| photo × painting | Adam |" in markdown
     assert "Seed: 0 (all runs)" in markdown and "Evaluation budget: 12 objective evaluations" in markdown
     assert "above 1.5x the lowest loss" in markdown and "![losses](losses.png)" in markdown
+    assert f"source fingerprint {code_fingerprint()} (all runs)" in markdown and "colourfulness" in markdown
     assert page.count("data:image/png;base64,") == 4 and "<table>" in page
     summary = json.loads((folder / "summary.json").read_text())
     assert [run["setting"] for run in summary["runs"]] == ["L-BFGS", "Adam"]
@@ -139,3 +150,33 @@ def test_tiny_grid_end_to_end(tiny_weights, small_images, tmp_path, capsys, monk
     calls = counting_stylize(monkeypatch)
     assert cli.main(arguments) == 0
     assert calls == [] and "2 finished earlier" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_grid_progress_shows_the_grid_and_each_run(terminal: bool) -> None:
+    stream = _Terminal() if terminal else io.StringIO()
+    progress = GridProgress(stream)
+    summary = {"seconds": 1.0, "final_losses": {"total": 12.5}}
+    for event in [
+        {"kind": "grid", "total": 3, "skipped": 1},
+        {"kind": "skipped", "key": "a", "name": "p · one"},
+        {"kind": "start", "key": "b", "name": "p · two", "total": 20},
+        {"kind": "start", "key": "c", "name": "p · three", "total": 20},
+        *(
+            {"kind": "evaluation", "key": "b", "evaluation": n, "total": 20, "loss": 1.0, "seconds": n}
+            for n in range(1, 21)
+        ),
+        {"kind": "done", "key": "b", "name": "p · two", "summary": summary},
+        {"kind": "failed", "key": "c", "name": "p · three", "error": "out of memory"},
+    ]:
+        progress(event)
+    progress.close()
+    text = stream.getvalue()
+    assert "done p · two in 1.0 s, total loss 12.5" in text and "FAILED p · three: out of memory" in text
+    if not terminal:
+        assert "grid: 3 run(s), 1 finished earlier, 2 to run" in text and "evaluation 20/20" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,12 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--reach-within", type=float, metavar="F",
         help="'evaluations to reach' counts to within F of the best final loss (default: the spec's, else 0.05)",
     )  # fmt: skip
+    parser.add_argument(
+        "--rerun-stale", action="store_true",
+        help="recompute finished runs that were computed by other painterly code (the report flags them)",
+    )  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="list the runs and whether they are finished; run none")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     options = parser.add_argument_group("stylisation options (override the spec's shared options)")
     _add_stylize_options(options)  # type: ignore[arg-type]
     for action in options._group_actions:
         action.default = argparse.SUPPRESS  # only options given on the command line override
+        if action.help:  # the default is the spec's, not stylize's
+            action.help = re.sub(r" \(default: [^)]*\)$", "", action.help)
     return parser
 
 
@@ -65,7 +72,7 @@ def experiment_command(arguments: Sequence[str]) -> int:
 
     namespace = build_parser().parse_args(arguments)
     spec = load_spec(namespace.spec)
-    reserved = {"spec", "pairs", "out", "jobs", "spike_factor", "reach_within", "dry_run", "quiet"}
+    reserved = {"spec", "pairs", "out", "jobs", "spike_factor", "reach_within", "rerun_stale", "dry_run", "quiet"}
     given: dict[str, Any] = {}
     for name, value in vars(namespace).items():
         if name not in reserved:
@@ -103,7 +110,7 @@ def experiment_command(arguments: Sequence[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     progress = GridProgress(sys.stderr, quiet=namespace.quiet)
     try:
-        outcome = run_grid(runs, jobs=namespace.jobs, events=progress)
+        outcome = run_grid(runs, jobs=namespace.jobs, events=progress, rerun_stale=namespace.rerun_stale)
     except KeyboardInterrupt:
         progress.close()
         finished = sum(is_finished(run.directory, run.key) for run in unique_runs(runs))

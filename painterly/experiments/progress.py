@@ -95,15 +95,15 @@ class GridProgress:
             f"done {event['name']} in {summary['seconds']:.1f} s, total loss {summary['final_losses']['total']:.4g}"
         )
         if self.interactive:
-            self.grid.write(message) if self.grid is not None else None
+            tqdm.write(message, file=self.stream)  # above the bars
         else:
             self._print(f"[{self.done}/{self.total}] {message}")
 
     def _on_failed(self, event: dict[str, Any]) -> None:
         self._finish(event["key"])
         message = f"FAILED {event['name']}: {event['error']}"
-        if self.interactive and self.grid is not None:
-            self.grid.write(message)
+        if self.interactive:
+            tqdm.write(message, file=self.stream)
         else:
             self._print(message)
 

@@ -19,6 +19,7 @@ import PIL.Image
 from painterly.atomic import write_text_atomically
 from painterly.experiments.figures import FigureFile
 from painterly.experiments.grid import default_options
+from painterly.experiments.metrics import objective_key
 from painterly.experiments.results import Cell, ExperimentResults
 
 # Options shown under "shared options" even when they have their default value.
@@ -32,7 +33,7 @@ DESCRIBED_ELSEWHERE = ("size", "seed", "model", "weights", "device", "precision"
 NONE_TEXT = {"tolerance": "off", "weights": "none", "content_mask": "none", "style_masks": "none"}
 COLUMNS = (
     "pair", "setting", "content loss", "style loss", "total loss", "evaluations", "time (s)",
-    "evaluations to reach", "to match the worst", "spikes",
+    "evaluations to reach", "to match the worst", "spikes", "colourfulness",
 )  # fmt: skip
 
 
@@ -60,6 +61,15 @@ def report_blocks(results: ExperimentResults, figures: Sequence[FigureFile], fol
         blocks.append(Block("p", f"The reference study found: {spec.study}"))
     blocks.append(Block("h2", "Conditions"))
     blocks.append(Block("list", conditions(results)))
+    if len({cell.record.summary.get("code") for cell in results.cells.values()}) > 1:
+        blocks.append(
+            Block(
+                "p",
+                "Warning: these runs were computed by different versions of painterly's code, so differences "
+                "between them may come from the code. Run the command again with --rerun-stale to recompute "
+                "the runs the current code did not compute.",
+            )
+        )
     settings_rows = [[setting.label, _options_text(setting.options)] for setting in results.settings]
     blocks.append(Block("p", "Settings (what each one changes):"))
     blocks.append(Block("table", (["setting", "options"], settings_rows)))
@@ -74,8 +84,10 @@ def report_blocks(results: ExperimentResults, figures: Sequence[FigureFile], fol
             "of the lowest final total loss among the runs of the same pair that minimise the same objective "
             "('never' if not within the budget); 'to match the worst' is the first evaluation whose total loss is "
             "at or below the highest final total loss of those runs (how soon a setting got to where the slowest "
-            "one ended); a spike is an evaluation whose total loss jumps above "
-            f"{results.spike_factor:g}x the lowest loss before it (consecutive ones count once).",
+            "one ended; '-' where no other run minimises the same objective); a spike is an evaluation whose "
+            "total loss jumps above "
+            f"{results.spike_factor:g}x the lowest loss before it (consecutive ones count once); colourfulness is "
+            "Hasler and Süsstrunk's measure of the final image (0 = grey).",
         )
     )
     blocks.append(Block("list", [finding(results, pair) for pair in results.pairs]))
@@ -138,6 +150,16 @@ def conditions(results: ExperimentResults) -> list[str]:
     items.append(
         _same_or_varied(
             cells,
+            "code",
+            lambda cell: (
+                f"painterly {cell.record.summary.get('painterly', '?')}, source fingerprint "
+                f"{cell.record.summary.get('code', 'unknown')}"
+            ),
+        )
+    )
+    items.append(
+        _same_or_varied(
+            cells,
             "device and precision",
             lambda cell: f"{cell.record.summary['runtime']}, {cell.record.summary['threads']} thread(s) per run",
         )
@@ -179,8 +201,11 @@ def result_row(cell: Cell) -> list[str]:
         str(cell.record.summary["evaluations"]),
         f"{cell.record.summary['seconds']:.1f}",
         _count_text(reach),
-        _count_text(cell.metrics.get("evaluations_to_match_worst")),
+        _count_text(cell.metrics["evaluations_to_match_worst"])
+        if "evaluations_to_match_worst" in cell.metrics
+        else "-",
         spike_text,
+        f"{cell.metrics['colourfulness']:.1f}",
     ]
 
 
@@ -200,7 +225,8 @@ def finding(results: ExperimentResults, pair: Any) -> str:
     if never:
         text += f"; never within {results.reach_within:.0%}: " + ", ".join(never)
     highest = max(cells, key=lambda cell: cell.final["total"])
-    if len(cells) > 1 and all(cell.metrics.get("evaluations_to_match_worst") for cell in cells):
+    groups = {objective_key(cell.run.options) for cell in cells}
+    if len(cells) > 1 and all(cell.metrics.get("evaluations_to_match_worst") for cell in cells) and len(groups) == 1:
         parts = [
             f"{cell.run.setting.label} after {cell.metrics['evaluations_to_match_worst']}"
             for cell in cells

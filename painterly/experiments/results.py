@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from painterly.experiments.grid import Run
-from painterly.experiments.metrics import objective_key, run_metrics
+from painterly.experiments.metrics import colourfulness, objective_key, run_metrics
 from painterly.experiments.spec import Pair, Setting, Spec
 from painterly.experiments.store import RunRecord, is_finished, read_run
 
@@ -48,18 +48,25 @@ def collect_results(spec: Spec, runs: Sequence[Run], *, spike_factor: float, rea
             records[run.key] = read_run(run.directory)
     best: dict[tuple[str, str], float] = {}
     worst: dict[tuple[str, str], float] = {}
+    size: dict[tuple[str, str], int] = {}
     for run in runs:
         group = (run.pair.slug, objective_key(run.options))
         total = float(records[run.key].summary["final_losses"]["total"])
         best[group] = min(best.get(group, total), total)
         worst[group] = max(worst.get(group, total), total)
+        size[group] = size.get(group, 0) + 1
     cells = {}
     for run in runs:
         record = records[run.key]
         group = (run.pair.slug, objective_key(run.options))
         metrics = run_metrics(
-            record.history, best[group], spike_factor=spike_factor, within=reach_within, worst=worst[group]
+            record.history,
+            best[group],
+            spike_factor=spike_factor,
+            within=reach_within,
+            worst=worst[group] if size[group] > 1 else None,  # alone in its group: nothing to match
         )
+        metrics["colourfulness"] = colourfulness(record.image)
         cells[(run.pair.slug, run.setting.label)] = Cell(run, record, metrics)
     pairs = list({run.pair.slug: run.pair for run in runs}.values())
     settings = list({run.setting.label: run.setting for run in runs}.values())

@@ -19,12 +19,14 @@ from typing import Any
 
 import torch
 
+import painterly
 from painterly.api import Iterate, stylize
 from painterly.errors import PainterlyError
 from painterly.experiments.grid import Run
 from painterly.experiments.store import (
     IMAGE_FILE,
     SNAPSHOT_FOLDER,
+    code_fingerprint,
     is_finished,
     snapshot_evaluations,
     snapshot_path,
@@ -65,15 +67,21 @@ def unique_runs(runs: Sequence[Run]) -> list[Run]:
     return list(seen.values())
 
 
-def run_grid(runs: Sequence[Run], *, jobs: int = 1, events: EventSink | None = None) -> GridOutcome:
-    """Compute every run that is not finished yet; ``events`` receives progress (see :func:`execute_run`)."""
+def run_grid(
+    runs: Sequence[Run], *, jobs: int = 1, events: EventSink | None = None, rerun_stale: bool = False
+) -> GridOutcome:
+    """Compute every run that is not finished yet; ``events`` receives progress (see :func:`execute_run`).
+
+    With ``rerun_stale``, runs computed by other code (see :func:`code_fingerprint`) are recomputed.
+    """
     if jobs < 1:
         raise PainterlyError(f"--jobs must be at least 1; got {jobs}")
     sink = events or (lambda event: None)
     outcome = GridOutcome()
     todo = []
     for run in unique_runs(runs):
-        (outcome.skipped if is_finished(run.directory, run.key) else todo).append(run)
+        code = code_fingerprint() if rerun_stale else None
+        (outcome.skipped if is_finished(run.directory, run.key, code=code) else todo).append(run)
     sink({"kind": "grid", "total": len(outcome.skipped) + len(todo), "skipped": len(outcome.skipped)})
     for run in outcome.skipped:
         sink({"kind": "skipped", "key": run.key, "name": run.name})
@@ -135,6 +143,8 @@ def execute_run(run: Run, events: EventSink | None = None, *, threads: int | Non
     height, width = result.image.shape[-2:]
     summary = {
         "key": run.key,
+        "code": code_fingerprint(),
+        "painterly": painterly.__version__,
         "content": str(run.pair.content),
         "style": str(run.pair.style),
         "options": run.options,

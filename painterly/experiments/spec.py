@@ -278,7 +278,7 @@ def check_ranges(options: Mapping[str, Any], where: str) -> None:
     defaults = {name: parameter.default for name, parameter in inspect.signature(api.stylize).parameters.items()}
     merged = {**defaults, **options}
     try:
-        api._validated_settings(merged)
+        api.validate_options(merged)
     except PainterlyError as error:
         raise PainterlyError(f"{where}: {error}") from None
 

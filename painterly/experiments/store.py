@@ -5,11 +5,16 @@ A run folder holds ``image.png`` (with its settings as PNG metadata), ``history.
 best image so far at evaluations 10, 20, 50, 100, ... in ``snapshots/``, and ``result.json``.
 Each file is written atomically and ``result.json`` last: a run is finished when its
 ``result.json`` exists and names the run's settings hash; anything else is rerun from scratch.
+
+``result.json`` also records a fingerprint of the code that computed the run (see
+:func:`code_fingerprint`), so that a report can say when its runs came from different code.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -61,10 +66,32 @@ class RunRecord:
         return found
 
 
-def is_finished(directory: Path, key: str) -> bool:
-    """True when the run's result file exists, parses and carries ``key``, and its files exist."""
+# Modules that do not change what a run computes (the user interface and this package).
+NOT_NUMERICS = ("experiments", "cli.py", "progress.py", "samples.py", "__main__.py")
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 (16 hex digits) of painterly's source files that decide a run's numbers."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if relative.parts[0] in NOT_NUMERICS:
+            continue
+        digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def is_finished(directory: Path, key: str, *, code: str | None = None) -> bool:
+    """True when the run's result file exists, parses and carries ``key``, and its files exist.
+
+    With ``code``, a run computed by other code (another fingerprint) does not count as finished.
+    """
     summary = _read_json(directory / RESULT_FILE)
     if not isinstance(summary, dict) or summary.get("key") != key:
+        return False
+    if code is not None and summary.get("code") != code:
         return False
     return all((directory / name).is_file() for name in (IMAGE_FILE, HISTORY_CSV, HISTORY_JSON))
 

@@ -1,0 +1,337 @@
+"""How much memory a stylisation needs, how much is free, and a clear refusal before an out-of-memory crash.
+
+The peak of a run is reached during one evaluation (forward + backward) at the final scale,
+with the optimiser's state alive beside it. :func:`estimate_peak_bytes` adds up:
+
+- the network's weights (float32, plus the bfloat16 copies autocast caches);
+- the activations autograd keeps for the backward pass, every ReLU and pooling output up to the
+  deepest requested layer plus the input, in the network's precision (max pooling also keeps
+  int64 indices);
+- float32 copies of the loss layers (the losses upcast; a channels_last tensor is copied when
+  flattened to the paper's N x M matrix F);
+- the gradients alive at once in the backward pass, a calibrated multiple of the largest
+  activation (the first block: 64 channels at full resolution);
+- the content targets, the Gram matrices and their gradients;
+- the image, its gradient and the best image so far, plus Adam's two moments or L-BFGS's
+  history of ``2 x lbfgs_history`` vectors of 3 x H x W float32 and its line-search vectors
+  (painterly's L-BFGS keeps fewer pairs for large images, see :mod:`painterly.lbfgs`);
+- a fixed overhead of the runtime (allocator and library workspaces).
+
+Calibrated on this project's CPU (2 cores, PyTorch 2.13, vgg16-hed and a VGG-19, 128-1024 px)
+by the growth of the peak resident set size over one evaluation and over short L-BFGS and Adam
+runs, measured with glibc returning freed blocks at once (``MALLOC_MMAP_THRESHOLD_=65536``): the
+estimate is 0.95-1.35x those measurements (the most at 256 px, where the fixed overhead, kept as
+a margin, weighs most; 1.15x at 768 px). With glibc's default allocator a run at
+256-512 px may hold up to about 1.5x more (freed blocks below 32 MB stay in the heap); from about
+1024 px on, where memory runs out, every large block is returned and the difference is ~2 %.
+On CUDA the same parts are counted with 1 GiB of fixed overhead for the libraries' workspaces;
+that is not calibrated yet: ``benchmarks/benchmark.py`` reports the estimate beside
+``torch.cuda.max_memory_allocated`` so that it can be.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+
+import torch
+
+from painterly.errors import PainterlyError
+from painterly.lbfgs import HISTORY_BYTES, MAX_HISTORY, MIN_HISTORY
+from painterly.models.vgg import VGGArchitecture
+
+# The smallest output worth suggesting (api.MIN_SIZE).
+SMALLEST_SIZE = 16
+
+# Gradients alive at once in the backward pass, in float32 copies of the largest activation,
+# measured per configuration: (precision, channels_last) -> factor.
+_BACKWARD_FACTORS = {("fp32", True): 2.1, ("fp32", False): 3.1, ("bf16", True): 1.5, ("bf16", False): 1.5}
+# Vectors of 3 x H x W float32 beside the history pairs: image, gradient, best image, and the
+# L-BFGS direction, previous gradient and line-search copies, or Adam's two moments.
+_LBFGS_VECTORS = 10
+_ADAM_VECTORS = 5
+_FIXED_OVERHEAD = {"cpu": 64 * 2**20, "cuda": 2**30, "mps": 512 * 2**20}
+# The first step of torch.optim.Adam loads code worth about this much on the CPU (measured).
+_ADAM_CPU_OVERHEAD = 64 * 2**20
+_PRECISIONS = ("fp32", "bf16")
+_OPTIMIZERS = ("lbfgs", "adam")
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """The parts of :func:`estimate_peak_bytes`, in bytes."""
+
+    weights: int
+    activations: int  # kept for the backward pass, in the network's precision
+    loss_copies: int  # float32 copies of the loss layers
+    backward: int  # gradients alive at once in the backward pass
+    targets: int  # content targets, Gram matrices and their gradients
+    optimizer: int  # image, gradient, best image and the optimiser's state
+    overhead: int  # allocator and library workspaces
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, part.name) for part in fields(self))
+
+    def as_dict(self) -> dict[str, int]:
+        return {**{part.name: getattr(self, part.name) for part in fields(self)}, "total": self.total}
+
+
+def estimate_memory(
+    arch: VGGArchitecture,
+    layers: Sequence[str],
+    height: int,
+    width: int,
+    *,
+    precision: str,
+    optimizer: str,
+    lbfgs_history: int | None = None,
+    final_evaluations: int | None = None,
+    content_layers: Sequence[str] = (),
+    channels_last: bool = True,
+    pooling: str = "avg",
+    device_type: str = "cpu",
+    style_scale: float = 1.0,
+) -> MemoryEstimate:
+    """The parts of the peak memory of a run whose final scale is ``height`` x ``width``.
+
+    ``layers`` are all loss layers (conv or relu names); ``content_layers`` those of them whose
+    activations are kept as float32 targets. ``lbfgs_history`` is the number of L-BFGS update
+    pairs alive at the peak; None: as many as painterly's L-BFGS keeps at this size
+    (:func:`painterly.lbfgs.history_size_for`: at most 100 pairs and about 2 GiB).
+    ``final_evaluations``, the evaluations planned at the final scale, caps the pairs (one per
+    L-BFGS iteration at most).
+    ``style_scale`` is the painting's long side as a multiple of the output's.
+    """
+    if precision not in _PRECISIONS:
+        raise ValueError(f"precision must be one of {_PRECISIONS}, got {precision!r}")
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
+    if height < 1 or width < 1:
+        raise ValueError(f"size must be positive, got {height}x{width}")
+    wanted = {arch.resolve_layer(name) for name in layers}
+    if not wanted:
+        raise ValueError("no layers given")
+    content = {arch.resolve_layer(name) for name in content_layers}
+    deepest = max(arch.depth_of(name) for name in wanted)
+    act_bytes = 2 if precision == "bf16" else 4
+
+    # Elements of each tensor in forward order, at the output's size and at the painting's.
+    def stage_elements(h: int, w: int) -> dict[str, int]:
+        sizes: dict[str, int] = {}
+        for name in arch.layer_names()[: deepest + 1]:
+            block = int(name[4]) if name.startswith("relu") else int(name[4:])
+            if name.startswith("pool"):
+                h, w = h // 2, w // 2
+            sizes[name] = arch.channels[block - 1] * max(h, 0) * max(w, 0)
+        return sizes
+
+    elements = stage_elements(height, width)
+    pixels = height * width
+    parameters = sum(
+        math.prod(shape)
+        for key, shape in arch.parameter_shapes().items()
+        if arch.depth_of("relu" + key.split(".")[0][len("conv") :]) <= deepest
+    )
+    weights = parameters * (4 + (2 if precision == "bf16" else 0))
+    activations = (3 * pixels + sum(elements.values())) * act_bytes
+    if pooling == "max":
+        activations += 8 * sum(count for name, count in elements.items() if name.startswith("pool"))
+    copy_needed = precision == "bf16" or channels_last
+    loss_copies = 4 * sum(elements[name] for name in wanted) if copy_needed else 0
+    largest = max(elements.values())
+    backward = int(_BACKWARD_FACTORS[(precision, channels_last)] * 4 * largest)
+    grams = sum(arch.channels[int(name[4]) - 1] ** 2 for name in wanted if name.startswith("relu"))
+    targets = 4 * (2 * sum(elements[name] for name in content & set(elements)) + 4 * grams)
+    vector = 3 * pixels * 4
+    if optimizer == "lbfgs":
+        pair = 2 * vector
+        if lbfgs_history is None:  # painterly's rule, without its rounding down (keeps the estimate monotone)
+            history = min(MAX_HISTORY * pair, max(HISTORY_BYTES, MIN_HISTORY * pair))
+        else:
+            history = max(0, lbfgs_history) * pair
+        if final_evaluations is not None:
+            history = min(history, max(0, final_evaluations) * pair)
+        optimizer_bytes = history + _LBFGS_VECTORS * vector
+    else:
+        optimizer_bytes = _ADAM_VECTORS * vector
+    overhead = _FIXED_OVERHEAD.get(device_type, _FIXED_OVERHEAD["cuda"])
+    if optimizer == "adam" and device_type == "cpu":
+        overhead += _ADAM_CPU_OVERHEAD
+
+    # The painting's targets are computed without gradients before the optimisation of a scale:
+    # its loss layers plus two activations in flight, at most a square of the painting's long side.
+    # Only a large style_scale makes this the peak.
+    painting_side = max(1, round(max(height, width) * style_scale))
+    painting = stage_elements(painting_side, painting_side)
+    painting_peak = (sum(painting[name] for name in wanted) + 2 * max(painting.values())) * 4
+    evaluation = activations + loss_copies + backward + optimizer_bytes
+    if painting_peak > evaluation:
+        activations += painting_peak - evaluation
+    return MemoryEstimate(weights, activations, loss_copies, backward, targets, optimizer_bytes, overhead)
+
+
+def estimate_peak_bytes(
+    arch: VGGArchitecture,
+    layers: Sequence[str],
+    height: int,
+    width: int,
+    *,
+    precision: str,
+    optimizer: str,
+    lbfgs_history: int | None = None,
+    final_evaluations: int | None = None,
+    content_layers: Sequence[str] = (),
+    channels_last: bool = True,
+    pooling: str = "avg",
+    device_type: str = "cpu",
+    style_scale: float = 1.0,
+) -> int:
+    """Estimated peak memory in bytes of a run whose final scale is ``height`` x ``width``.
+
+    See :func:`estimate_memory` for the parts and the arguments. Grows with the size.
+    """
+    return estimate_memory(
+        arch, layers, height, width, precision=precision, optimizer=optimizer, lbfgs_history=lbfgs_history,
+        final_evaluations=final_evaluations, content_layers=content_layers, channels_last=channels_last,
+        pooling=pooling, device_type=device_type, style_scale=style_scale,
+    ).total  # fmt: skip
+
+
+def available_bytes(device: torch.device | str) -> int:
+    """Memory free for a new run on ``device``: CUDA's free memory, else the system's available memory.
+
+    On the CPU (and MPS, which shares it) this is MemAvailable of /proc/meminfo, else the free
+    physical pages; when nothing can be read it returns a very large number (nothing is refused).
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    if device.type == "mps":
+        recommended = getattr(torch.mps, "recommended_max_memory", None)
+        allocated = getattr(torch.mps, "driver_allocated_memory", None)
+        if recommended is not None and allocated is not None:
+            return max(0, int(recommended()) - int(allocated()))
+    return _system_available_bytes()
+
+
+def _system_available_bytes() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+        try:
+            return int(os.sysconf(pages)) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            continue
+    return 2**62
+
+
+def largest_fitting_size(
+    arch: VGGArchitecture,
+    layers: Sequence[str],
+    height: int,
+    width: int,
+    *,
+    available: int,
+    precision: str,
+    optimizer: str,
+    lbfgs_history: int | None = None,
+    final_evaluations: int | None = None,
+    content_layers: Sequence[str] = (),
+    channels_last: bool = True,
+    pooling: str = "avg",
+    device_type: str = "cpu",
+    style_scale: float = 1.0,
+) -> int:
+    """The largest long side (rounded down to 100 px above 1000, 10 px above 100) whose estimate fits in ``available``.
+
+    The aspect ratio of ``height`` x ``width`` is kept. Returns 0 when not even 16 px fits.
+    """
+    aspect_h, aspect_w = height / max(height, width), width / max(height, width)
+
+    def fits(long_side: int) -> bool:
+        h, w = max(1, round(long_side * aspect_h)), max(1, round(long_side * aspect_w))
+        needed = estimate_peak_bytes(
+            arch, layers, h, w, precision=precision, optimizer=optimizer, lbfgs_history=lbfgs_history,
+            final_evaluations=final_evaluations, content_layers=content_layers, channels_last=channels_last,
+            pooling=pooling, device_type=device_type, style_scale=style_scale,
+        )  # fmt: skip
+        return needed <= available
+
+    if not fits(SMALLEST_SIZE):
+        return 0
+    low, high = SMALLEST_SIZE, SMALLEST_SIZE * 2
+    while fits(high):
+        low, high = high, high * 2
+        if high > 2**20:
+            return low
+    while high - low > 1:  # fits(low), not fits(high)
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    step = 100 if low >= 1000 else 10 if low >= 100 else 1
+    return max(SMALLEST_SIZE, low // step * step)
+
+
+def check_fits(
+    arch: VGGArchitecture,
+    layers: Sequence[str],
+    height: int,
+    width: int,
+    *,
+    device: torch.device | str,
+    precision: str,
+    optimizer: str,
+    lbfgs_history: int | None = None,
+    final_evaluations: int | None = None,
+    content_layers: Sequence[str] = (),
+    channels_last: bool = True,
+    pooling: str = "avg",
+    style_scale: float = 1.0,
+    available: int | None = None,
+) -> None:
+    """Raise a one-line :class:`PainterlyError` when the run would not fit in ``device``'s free memory.
+
+    ``available`` overrides :func:`available_bytes` (for tests). The message names the memory
+    needed and free and the largest size that fits.
+    """
+    device = torch.device(device)
+    options = dict(
+        precision=precision, lbfgs_history=lbfgs_history, final_evaluations=final_evaluations,
+        content_layers=content_layers, channels_last=channels_last, pooling=pooling, device_type=device.type,
+        style_scale=style_scale,
+    )  # fmt: skip
+    needed = estimate_peak_bytes(arch, layers, height, width, optimizer=optimizer, **options)
+    free = available_bytes(device) if available is None else available
+    if needed <= free:
+        return
+    long_side = max(height, width)
+    largest = largest_fitting_size(arch, layers, height, width, available=free, optimizer=optimizer, **options)
+    where = device.type
+    other = " or --device cpu" if where != "cpu" else ""
+    if largest:
+        advice = f"the largest size that fits is about {largest} px (use --size {largest}{other})"
+    else:
+        advice = f"not even {SMALLEST_SIZE} px fits; free some memory{other.replace(' or', ', or use')}"
+    if optimizer == "lbfgs" and estimate_peak_bytes(arch, layers, height, width, optimizer="adam", **options) <= free:
+        advice += "; --optimizer adam would fit at this size"
+    raise PainterlyError(
+        f"a {long_side} px output needs about {format_bytes(needed)} on {where} but {format_bytes(free)} is free; "
+        f"{advice}"
+    )
+
+
+def format_bytes(count: int) -> str:
+    """1.5 GB, 85 GB, 640 MB (decimal units)."""
+    if count >= 10e9:
+        return f"{count / 1e9:.0f} GB"
+    if count >= 1e9:
+        return f"{count / 1e9:.1f} GB"
+    return f"{max(count, 0) / 1e6:.0f} MB"
