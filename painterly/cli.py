@@ -26,7 +26,6 @@ from painterly.image import check_output_path, resize, save_image
 from painterly.presets import PRESETS
 from painterly.progress import StylizeProgress, weights_progress_bar
 
-SUBCOMMANDS = ("models", "experiment")
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 from painterly.image import image_size, load_image, resize
@@ -48,8 +46,6 @@ def upsample_result(previous: torch.Tensor, content: torch.Tensor, size: tuple[i
     size), then added to the photo at the fine size: the photo's fine detail is kept instead of
     the blur that upsampling the whole image would bring.
     """
-    if os.environ.get("PAINTERLY_PLAIN_UPSAMPLE"):
-        return resize(previous, size)
     coarse_photo = resize(content, image_size(previous))
     change = torch.nn.functional.interpolate(previous - coarse_photo, size=size, mode="bicubic", align_corners=False)
     return (resize(content, size) + change).clamp(0, 1)

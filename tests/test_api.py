@@ -106,3 +106,16 @@ def test_result_save_writes_metadata(tiny_weights, small_images, tmp_path) -> No
     result = stylize(content, style, **tiny_options(tiny_weights))
     path = result.save(tmp_path / "r.png")
     assert "painterly:settings" in read_png_metadata(path)
+
+
+def test_upsampling_keeps_the_photos_fine_detail() -> None:
+    from painterly.image import resize
+    from painterly.initialization import upsample_result
+
+    photo = torch.rand(1, 3, 40, 60, generator=torch.Generator().manual_seed(3))
+    coarse = resize(photo, (20, 30))
+    # Nothing changed at the coarse scale: the fine scale starts from the photo itself, not a blur.
+    assert torch.allclose(upsample_result(coarse, photo, (40, 60)), photo, atol=1e-6)
+    # A uniform change at the coarse scale is carried over as the same change.
+    brighter = upsample_result((coarse + 0.1).clamp(0, 1), photo, (40, 60))
+    assert torch.allclose((brighter - photo).mean(), torch.tensor(0.1), atol=0.02)
