@@ -126,7 +126,7 @@ def stylize(
     style_weights: Annotated[
         Sequence[float] | None,
         Option("one weight per style image: how their Gram matrices are blended, or with --style-masks "
-               "the strength of each region (automatic: equal)", "W"),
+               "the strength of each region; default: equal", "W"),
     ] = None,
     style_masks: Annotated[
         Sequence[str] | None,
@@ -238,12 +238,13 @@ def stylize(
     settings["model"] = loaded.source
     settings["precision"] = runtime.precision
 
-    def network(image: torch.Tensor) -> dict[str, torch.Tensor]:
+    def network(image: torch.Tensor, *, compiled: bool = True) -> dict[str, torch.Tensor]:
         pixels = loaded.preprocessing(image)
         if runtime.channels_last:
             pixels = pixels.contiguous(memory_format=torch.channels_last)
         with runtime.autocast():
-            return forward(pixels)
+            # Paintings come in their own shapes: run them eagerly rather than compile for each.
+            return (forward if compiled else encoder)(pixels)
 
     generator = torch.Generator().manual_seed(seed)
     history: list[HistoryRecord] = []
@@ -328,7 +329,7 @@ def stylize(
 
 
 def _objective_for_scale(
-    network: Callable[[torch.Tensor], dict[str, torch.Tensor]],
+    network: Callable[..., dict[str, torch.Tensor]],
     content_image: torch.Tensor,
     style_images: Sequence[torch.Tensor],
     scale: Scale,
@@ -359,7 +360,7 @@ def _objective_for_scale(
         painting_grams = []
         for style_image in style_images:
             painting_size = fit_long_side(*image_size(style_image), style_long_side)
-            painting_features = network(resize(style_image, painting_size).to(runtime.device))
+            painting_features = network(resize(style_image, painting_size).to(runtime.device), compiled=False)
             painting_grams.append({name: gram_per_position(painting_features[name]) for name in style_names})
             del painting_features
         targets, regions = style_targets(painting_grams, blend, photo_features, masks.style_regions(size), style_names)

@@ -7,7 +7,7 @@ Every picture uses stylize()'s defaults (network "auto", 500 evaluations, multi-
 except for the one control it shows. Each control gives `<name>.jpg` (the result) and
 `<name>_side.jpg` (photo | result, with the painting(s) and masks as insets). The masks of the
 region pictures are made here from the photo itself: the sky of Tübingen is the part of the upper
-image that is bright and blue.
+image that is bright and blue. All ten took 72 minutes at 320 px on a busy 2-core CPU.
 """
 
 from __future__ import annotations
@@ -106,6 +106,9 @@ def side_by_side(photo: Image.Image, result: Image.Image, insets: list[Image.Ima
     canvas.paste(photo.resize((width, height)), (0, 0))
     canvas.paste(result, (width + 8, 0))
     inset_height = max(24, height // 4)
+    widths = sum(inset.width * inset_height / inset.height + 4 for inset in insets)
+    if widths > width - 8:  # shrink the insets to fit inside the photo's half
+        inset_height = max(12, int(inset_height * (width - 8) / widths))
     left = 4
     draw = ImageDraw.Draw(canvas)
     for inset in insets:
