@@ -109,6 +109,18 @@ class StylizeResult:
     def history_as_dicts(self) -> list[dict[str, float | int]]:
         return [dataclasses.asdict(record) for record in self.history]
 
+    def summary(self) -> dict[str, Any]:
+        """Settings, network, final losses and the whole history, JSON-friendly (`--log`, experiment runs)."""
+        return {
+            "settings": self.settings,
+            "model": self.model,
+            "runtime": self.runtime,
+            "final_losses": self.final_losses,
+            "stop_reason": self.stop_reason,
+            "seconds": self.seconds,
+            "history": self.history_as_dicts(),
+        }
+
 
 def stylize(
     content: ImageSource,

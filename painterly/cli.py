@@ -220,7 +220,7 @@ def _stylize_command(arguments: Sequence[str]) -> int:
 
     result.save(output)
     if log_path is not None:
-        write_text_atomically(log_path, json.dumps(_log_document(result), indent=1))
+        write_text_atomically(log_path, json.dumps(result.summary(), indent=1))
     if not namespace.quiet:
         _print_summary(result, output)
     return 0
@@ -256,18 +256,6 @@ def _save_interrupted(iterate: Iterate | None, output: Path, quiet: bool) -> int
         file=sys.stderr,
     )
     return EXIT_INTERRUPTED
-
-
-def _log_document(result: StylizeResult) -> dict[str, Any]:
-    return {
-        "settings": result.settings,
-        "model": result.model,
-        "runtime": result.runtime,
-        "final_losses": result.final_losses,
-        "stop_reason": result.stop_reason,
-        "seconds": result.seconds,
-        "history": result.history_as_dicts(),
-    }
 
 
 def _print_summary(result: StylizeResult, output: Path) -> None:

@@ -129,16 +129,7 @@ def execute_run(run: Run, events: EventSink | None = None, *, threads: int | Non
     result.save(directory / IMAGE_FILE)
     write_history(
         directory,
-        {
-            "key": run.key,
-            "settings": result.settings,
-            "model": result.model,
-            "runtime": result.runtime,
-            "final_losses": result.final_losses,
-            "stop_reason": result.stop_reason,
-            "seconds": result.seconds,
-            "history": result.history_as_dicts(),
-        },
+        {"key": run.key, **result.summary()},
     )
     height, width = result.image.shape[-2:]
     summary = {
