@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -65,7 +65,7 @@ class _Tracker:
     best_total: float = math.inf
     best_image: torch.Tensor | None = None
     best_terms: LossTerms | None = None
-    recent_best: list[float] | None = None
+    recent_best: list[float] = field(default_factory=list)  # best total after each evaluation
 
     def record(self, image: torch.Tensor, terms: LossTerms) -> None:
         self.count += 1
@@ -76,8 +76,6 @@ class _Tracker:
             self.best_total = total
             self.best_image = image.detach().clone()
             self.best_terms = terms
-        if self.recent_best is None:
-            self.recent_best = []
         self.recent_best.append(self.best_total)
         if self.on_evaluation is not None:
             evaluation = Evaluation(
@@ -91,7 +89,7 @@ class _Tracker:
 
     def converged(self) -> bool:
         """True when the best loss improved by less than `tolerance` (relative) over the window."""
-        if self.tolerance is None or self.recent_best is None or len(self.recent_best) <= TOLERANCE_WINDOW:
+        if self.tolerance is None or len(self.recent_best) <= TOLERANCE_WINDOW:
             return False
         before = self.recent_best[-1 - TOLERANCE_WINDOW]
         now = self.recent_best[-1]

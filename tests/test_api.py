@@ -119,3 +119,13 @@ def test_upsampling_keeps_the_photos_fine_detail() -> None:
     # A uniform change at the coarse scale is carried over as the same change.
     brighter = upsample_result((coarse + 0.1).clamp(0, 1), photo, (40, 60))
     assert torch.allclose((brighter - photo).mean(), torch.tensor(0.1), atol=0.02)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [("compile", "fast", "compile mode"), ("precision", "fp8", "precision"), ("device", "tpu", "device")],
+)
+def test_bad_runtime_options(tiny_weights, small_images, option, value, words) -> None:
+    content, style = small_images
+    with pytest.raises(PainterlyError, match=words):
+        stylize(content, style, **tiny_options(tiny_weights, **{option: value}))
