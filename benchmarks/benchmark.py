@@ -418,6 +418,11 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="an extra stylize() option for painterly (JSON value, e.g. compile='\"reduce-overhead\"' or "
         "style_weight=1e3); the reference follows the objective's options",
     )  # fmt: skip
+    parser.add_argument(
+        "--reference-from", metavar="FILE",
+        help="reuse the reference runs of an earlier JSON made with the same pair, budget, weights, objective "
+        "and device (the reference takes a quarter of an hour at 512 px on a small CPU)",
+    )  # fmt: skip
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration (a JSON spec)
     parser.add_argument("--result", help=argparse.SUPPRESS)  # internal: where --one writes its result
     arguments = parser.parse_args(argv)
@@ -580,6 +585,10 @@ def format_table(report: dict[str, Any]) -> str:
     lines = [line(header)]
     for row in rows:
         lines.append(line(row) if len(row) == len(header) else line(row[:2]) + "  " + row[2])
+    references = [entry.get("reference", {}) for entry in report["sizes"]]
+    reused = sorted({run["reused_from"] for run in references if run.get("reused_from")})
+    if reused:
+        lines.append(f"reference runs reused from {', '.join(reused)} (--reference-from)")
     check = report.get("precision_check")
     if check:
         if "error" in check:
@@ -624,7 +633,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     cuda = device.type == "cuda"
     sizes = arguments.sizes or (arguments.gpu_sizes if cuda else list(CPU_SIZES))
-    limit = arguments.skip_reference_above or (GPU_REFERENCE_LIMIT if cuda else CPU_REFERENCE_LIMIT)
+    limit = arguments.skip_reference_above
+    if limit is None:
+        limit = GPU_REFERENCE_LIMIT if cuda else CPU_REFERENCE_LIMIT
     warmup = arguments.warmup if arguments.warmup is not None else (GPU_WARMUP_ITERATIONS if cuda else 0)
     if arguments.pair:
         content, style = (Path(path) for path in arguments.pair)
@@ -674,6 +685,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     def announce(text: str) -> None:
         print(f"  {text} ...", file=sys.stderr, flush=True)
 
+    settings = {
+        "iterations": arguments.iterations, "sizes": sizes, "skip_reference_above": limit, "warmup": warmup,
+        "content": str(content), "style": str(style), "weights": base["weights"] or arguments.model,
+        "overrides": overrides, "objective": _jsonable(objective_settings(overrides)),
+    }  # fmt: skip
+    try:
+        earlier_references = _earlier_references(arguments.reference_from, settings, machine)
+    except ValueError as error:
+        print(f"benchmark: {error}", file=sys.stderr)
+        return 2
+
     entries = []
     runs_at: dict[tuple[str, int], dict[str, Any]] = {}
     for size in sizes:
@@ -687,7 +709,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             height, width = ours.get("height", size), ours.get("width", size)
             needed = _reference_estimate(base, overrides, height, width, device.type, estimate_peak_bytes)
             free = facts["free_bytes"] if cuda else available_bytes(device)
-            if needed is not None and needed > free:
+            if size in earlier_references:
+                entry["reference"] = earlier_references[size]
+                if "error" not in ours:
+                    entry["ratios"] = ratios(ours, entry["reference"])
+            elif needed is not None and needed > free:
                 entry["reference_skipped"] = f"needs about {format_bytes(needed)}, {format_bytes(free)} free"
             else:
                 announce(f"reference at {size} px")
@@ -706,11 +732,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         check = precision_check(runs_at[("bf16", check_size)], runs_at[("fp32", check_size)])
         check["runs"] = {"bf16": runs_at[("bf16", check_size)], "fp32": runs_at[("fp32", check_size)]}
 
-    settings = {
-        "iterations": arguments.iterations, "sizes": sizes, "skip_reference_above": limit, "warmup": warmup,
-        "content": str(content), "style": str(style), "weights": base["weights"] or arguments.model,
-        "overrides": overrides, "objective": _jsonable(objective_settings(overrides)),
-    }  # fmt: skip
     report = {"machine": machine, "settings": settings, "sizes": entries, "precision_check": check}
     print(format_table(report))
     out = Path(arguments.out)
@@ -718,6 +739,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_text_atomically(out, json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}", file=sys.stderr)
     return 0
+
+
+def _earlier_references(path: str | None, settings: dict[str, Any], machine: dict[str, Any]) -> dict[int, Any]:
+    """The reference runs, by size, of the benchmark JSON at `path`, if it measured the same thing here."""
+    if path is None:
+        return {}
+    try:
+        earlier = json.loads(Path(path).read_text(encoding="utf-8"))
+        earlier_settings, earlier_machine = earlier["settings"], earlier["machine"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"cannot read the earlier benchmark {path} ({error}); give a JSON this script wrote") from None
+    for key in ("iterations", "content", "style", "weights", "objective"):
+        if earlier_settings.get(key) != json.loads(json.dumps(settings[key])):  # tuples were written as lists
+            raise ValueError(
+                f"--reference-from {path} was made with a different {key!r} setting; run the reference again"
+            )
+    for key in ("device", "cpu", "gpu", "cpu_count"):
+        if earlier_machine.get(key) != machine.get(key):
+            raise ValueError(f"--reference-from {path} was measured with a different {key!r}; run the reference again")
+    return {
+        entry["size"]: {**entry["reference"], "reused_from": str(path)}
+        for entry in earlier.get("sizes", [])
+        if "error" not in entry.get("reference", {"error": "none"})
+    }
 
 
 def _reference_estimate(

@@ -255,7 +255,6 @@ def stylize(
         if runtime.channels_last:
             pixels = pixels.contiguous(memory_format=torch.channels_last)
         with runtime.autocast():
-            # Paintings come in their own shapes: run them eagerly rather than compile for each.
             return (forward if compiled else encoder)(pixels)
 
     generator = torch.Generator().manual_seed(seed)
@@ -367,7 +366,9 @@ def _objective_for_scale(
     size = (scale.height, scale.width)
     with torch.no_grad():
         photo = resize(content_image, size).to(runtime.device)
-        photo_features = network(photo)
+        # Eagerly, like the paintings: a compiled network would compile a no-grad variant per scale
+        # just for this one call (and, with CUDA graphs, could overwrite these targets later).
+        photo_features = network(photo, compiled=False)
         style_long_side = max(MIN_SIZE // 2, round(style_scale * scale.long_side))
         painting_grams = []
         for style_image in style_images:

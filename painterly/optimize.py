@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from painterly.lbfgs import minimize_lbfgs
+from painterly.lbfgs import history_size_for, minimize_lbfgs
 from painterly.losses import LossTerms
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -69,7 +69,9 @@ class _Tracker:
 
     def record(self, image: torch.Tensor, terms: LossTerms) -> None:
         self.count += 1
-        total = float(terms.total)
+        # One device-to-host copy for the three numbers (one synchronisation on a GPU).
+        numbers = torch.stack([terms.content.double(), terms.style.double(), terms.total.double()])
+        content, style, total = numbers.tolist()
         if not math.isfinite(total):
             raise _NonFiniteLoss
         if total < self.best_total:
@@ -80,8 +82,8 @@ class _Tracker:
         if self.on_evaluation is not None:
             evaluation = Evaluation(
                 index=self.count,
-                content_loss=float(terms.content),
-                style_loss=float(terms.style),
+                content_loss=content,
+                style_loss=style,
                 total_loss=total,
                 seconds=time.perf_counter() - self.started,
             )
@@ -178,7 +180,9 @@ def _run_lbfgs(
         return total
 
     before = tracker.count
-    minimize_lbfgs(image, closure, learning_rate=step)
+    # A run of n evaluations stores fewer than n pairs: no need to keep room for more.
+    history = min(history_size_for(image.numel()), max(1, tracker.budget - tracker.count))
+    minimize_lbfgs(image, closure, learning_rate=step, history_size=history)
     if tracker.count == before:  # cannot happen; guards against an endless loop
         raise _BudgetSpent
 

@@ -95,6 +95,24 @@ def test_a_tiny_run_writes_the_table_and_json(
     assert check["size"] == 32 and set(check["percent_difference"]) == {"content", "style", "total"}
     assert "ratio p/r" in completed.stdout and "bf16 vs fp32 at 32 px" in completed.stdout
 
+    # The same measurement again, reusing the (slow) reference run of the first one.
+    again = tmp_path / "results" / "again.json"
+    reuse = [*command[:-1], str(again), "--reference-from", str(out), "--precision-check-size", "0"]
+    completed = subprocess.run(reuse, capture_output=True, text=True, timeout=600, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    reused = json.loads(again.read_text())["sizes"][0]
+    assert reused["reference"] == {**entry["reference"], "reused_from": str(out)}
+    assert reused["ratios"]["content_loss"] == pytest.approx(
+        reused["painterly"]["final_losses"]["content"] / entry["reference"]["final_losses"]["content"]
+    )
+    assert f"reference runs reused from {out}" in completed.stdout
+
+    # ... but not for another budget: its reference would measure something else.
+    other = [*reuse[: reuse.index("5")], "6", *reuse[reuse.index("5") + 1 :]]
+    completed = subprocess.run(other, capture_output=True, text=True, timeout=600, check=False)
+    assert completed.returncode == 2
+    assert "was made with a different 'iterations' setting; run the reference again" in completed.stderr
+
 
 def test_missing_default_pair_skips_with_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     benchmark = load_benchmark()
