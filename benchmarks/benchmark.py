@@ -696,6 +696,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"benchmark: {error}", file=sys.stderr)
         return 2
 
+    def save(report: dict[str, Any]) -> None:
+        """Write the JSON; also after each size, so that a run stopped early keeps what it measured."""
+        out = Path(arguments.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(out, json.dumps(report, indent=2) + "\n")
+
     entries = []
     runs_at: dict[tuple[str, int], dict[str, Any]] = {}
     for size in sizes:
@@ -721,6 +727,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if "error" not in ours and "error" not in entry["reference"]:
                     entry["ratios"] = ratios(ours, entry["reference"])
         entries.append(entry)
+        save({"machine": machine, "settings": settings, "sizes": entries, "complete": False})
 
     check = None
     if check_size:
@@ -732,12 +739,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         check = precision_check(runs_at[("bf16", check_size)], runs_at[("fp32", check_size)])
         check["runs"] = {"bf16": runs_at[("bf16", check_size)], "fp32": runs_at[("fp32", check_size)]}
 
-    report = {"machine": machine, "settings": settings, "sizes": entries, "precision_check": check}
+    report = {"machine": machine, "settings": settings, "sizes": entries, "precision_check": check, "complete": True}
     print(format_table(report))
-    out = Path(arguments.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(out, json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}", file=sys.stderr)
+    save(report)
+    print(f"wrote {arguments.out}", file=sys.stderr)
     return 0
 
 

@@ -172,8 +172,8 @@ def _run_lbfgs(
     """
 
     def closure() -> torch.Tensor:
-        if image.grad is not None:
-            image.grad.zero_()
+        # None rather than zeroed: a compiled objective's gradient may live in CUDA-graph memory.
+        image.grad = None
         total = _evaluate(image, objective, tracker)
         if tracker.converged():
             raise _BudgetSpent
@@ -192,7 +192,7 @@ def _run_adam(
 ) -> None:
     adam = torch.optim.Adam([image], lr=step)
     while True:
-        adam.zero_grad(set_to_none=False)
+        adam.zero_grad()
         _evaluate(image, objective, tracker)
         if tracker.converged():
             return

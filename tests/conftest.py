@@ -81,8 +81,8 @@ def tiny_network(tiny_weights: Path):
         names = [loaded.arch.resolve_layer(name) for name in ("relu4_2", "relu1_1", "relu2_1", "relu3_1")]
         encoder = VGGFeatures(loaded.arch, loaded.state_dict, names, pooling="avg")
 
-        def network(image: torch.Tensor, *, compiled: bool = True) -> dict[str, torch.Tensor]:
-            return encoder(loaded.preprocessing(image))  # stylize's network signature; never compiled
+        def network(image: torch.Tensor) -> dict[str, torch.Tensor]:
+            return encoder(loaded.preprocessing(image))
 
         return network, names[:1], names[1:]
 

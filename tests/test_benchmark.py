@@ -82,6 +82,7 @@ def test_a_tiny_run_writes_the_table_and_json(
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(out.read_text())
+    assert report["complete"] is True
     entry = report["sizes"][0]
     for kind in ("painterly", "reference"):
         run = entry[kind]
