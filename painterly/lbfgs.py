@@ -5,8 +5,9 @@ about 7m small kernels per step (700 at m = 100, several milliseconds of launch 
 GPU, more than an evaluation of the network at 512 px) and 2m host synchronisations, because
 ``q.add_(y, alpha=-al[i])`` copies the tensor ``al[i]`` to the host. Here the pairs are rows of
 two matrices S and Y, and the recursion is rewritten as two triangular solves on the m x m
-matrix of inner products s_i . y_j (see :func:`_direction`): five matrix-vector products and two
-small solves per step, with no synchronisation, the same number in exact arithmetic. The rest is
+matrix of inner products s_i . y_j (see :func:`_direction`): seven matrix-vector products (two
+of them keep the inner products up to date) and two small solves per step, with no
+synchronisation, the same direction in exact arithmetic. The rest is
 torch's algorithm (BSD-3-Clause; same first step, memory update and line search, which is reused
 directly): with the same history it gives torch's iterates up to rounding (tests/test_lbfgs.py).
 The history shrinks below torch's 100 pairs only for images too large to keep 100 pairs in
@@ -98,7 +99,7 @@ def minimize_lbfgs(
 ) -> None:
     """Run L-BFGS on `image` in place until `closure` raises (the caller's budget or convergence).
 
-    `closure()` must zero ``image.grad``, evaluate the loss, call backward and return the loss.
+    `closure()` must clear ``image.grad``, evaluate the loss, call backward and return the loss.
     It returns only if the search direction stops being a descent direction (converged).
     """
     capacity = history_size or history_size_for(image.numel())

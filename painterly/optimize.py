@@ -69,8 +69,8 @@ class _Tracker:
 
     def record(self, image: torch.Tensor, terms: LossTerms) -> None:
         self.count += 1
-        # One device-to-host copy for the three numbers (one synchronisation on a GPU).
-        numbers = torch.stack([terms.content.double(), terms.style.double(), terms.total.double()])
+        # One device-to-host copy for the three numbers (one synchronisation on a GPU); cat promotes dtypes.
+        numbers = torch.cat([terms.content.reshape(1), terms.style.reshape(1), terms.total.reshape(1)])
         content, style, total = numbers.tolist()
         if not math.isfinite(total):
             raise _NonFiniteLoss

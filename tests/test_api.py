@@ -129,3 +129,17 @@ def test_bad_runtime_options(tiny_weights, small_images, option, value, words) -
     content, style = small_images
     with pytest.raises(PainterlyError, match=words):
         stylize(content, style, **tiny_options(tiny_weights, **{option: value}))
+
+
+@pytest.mark.slow
+def test_compiled_objective_gives_the_eager_losses(tiny_weights, small_images) -> None:
+    # torch.compile traces the network, the losses and the backward of each scale (Inductor on the CPU).
+    content, style = small_images
+    options = tiny_options(tiny_weights, iterations=8, scales=2)
+    eager = stylize(content, style, **options)
+    compiled = stylize(content, style, compile="default", **options)
+    assert len(compiled.history) == 8
+    eager_losses = [record.total_loss for record in eager.history]
+    compiled_losses = [record.total_loss for record in compiled.history]
+    assert compiled_losses == pytest.approx(eager_losses, rel=1e-4)
+    assert torch.allclose(compiled.image, eager.image, atol=1e-3)
