@@ -57,8 +57,18 @@ class Iterate:
     style_loss: float
     total_loss: float
     seconds: float  # since stylize() started optimising
-    image: torch.Tensor  # lowest-loss image so far at this scale, (1, 3, H, W) in 0..1 (do not modify)
     schedule: tuple[tuple[int, int, int], ...]  # (height, width, evaluations) of every scale, coarse to fine
+    best: torch.Tensor = field(repr=False)  # the optimised pixels, before masks and colour controls
+    finish: Callable[[torch.Tensor], torch.Tensor] = field(repr=False, compare=False)
+
+    @property
+    def image(self) -> torch.Tensor:
+        """The lowest-loss image so far at this scale, finished, (1, 3, H, W) in 0..1 (do not modify).
+
+        Finished only when asked for: colour controls cost a pass over the image, and most
+        callbacks look at the losses alone.
+        """
+        return self.finish(self.best)
 
 
 @dataclass(frozen=True)
@@ -294,7 +304,7 @@ def stylize(
                     evaluation=record.evaluation, total_evaluations=iterations, scale=scale_index,
                     scales=len(plan), height=at.height, width=at.width, content_loss=record.content_loss,
                     style_loss=record.style_loss, total_loss=record.total_loss, seconds=record.seconds,
-                    image=finish(best), schedule=schedule,
+                    schedule=schedule, best=best, finish=finish,
                 ))  # fmt: skip
 
         outcome = optimize_image(

@@ -143,3 +143,16 @@ def test_compiled_objective_gives_the_eager_losses(tiny_weights, small_images) -
     compiled_losses = [record.total_loss for record in compiled.history]
     assert compiled_losses == pytest.approx(eager_losses, rel=1e-4)
     assert torch.allclose(compiled.image, eager.image, atol=1e-3)
+
+
+def test_callback_image_is_finished_with_the_colour_controls(tiny_weights, small_images) -> None:
+    content, style = small_images
+    seen = []
+    result = stylize(content, style, callback=seen.append, **tiny_options(tiny_weights, original_colors=True))
+    plain = stylize(content, style, **tiny_options(tiny_weights))
+    last = seen[-1]
+    assert torch.equal(last.best.cpu().clamp(0, 1), plain.image)  # the optimised pixels, unfinished
+    # The handed-out image has the photo's colours like the result (which is clamped before finishing).
+    finished_error = (last.image.cpu() - result.image).abs().max()
+    unfinished_error = (last.best.cpu() - result.image).abs().max()
+    assert finished_error < unfinished_error / 3
