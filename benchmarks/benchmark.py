@@ -260,7 +260,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     import painterly.api
     import painterly.styles  # noqa: F401
     from painterly.errors import PainterlyError
-    from painterly.memory import estimate_peak_bytes
+    from painterly.memory import RunShape, estimate_peak_bytes
     from painterly.runtime import resolve_runtime
 
     runtime = resolve_runtime(spec["device"], spec.get("precision") or "fp32")
@@ -338,12 +338,12 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         history, final_evaluations = REFERENCE_HISTORY, spec["iterations"]
     layers = [*settings["content_layers"], *settings["style_layers"]]
     optimizer = spec["overrides"].get("optimizer", "lbfgs") if kind == "painterly" else "lbfgs"
-    estimate = estimate_peak_bytes(
-        loaded.arch, layers, height, width, precision=precision, optimizer=optimizer,
-        lbfgs_history=history, final_evaluations=final_evaluations, content_layers=settings["content_layers"],
-        channels_last=channels_last, pooling=settings["pooling"], device_type=device.type,
-        style_scale=settings["style_scale"],
+    shape = RunShape(
+        loaded.arch, layers, precision, optimizer, lbfgs_history=history, final_evaluations=final_evaluations,
+        content_layers=settings["content_layers"], channels_last=channels_last, pooling=settings["pooling"],
+        device_type=device.type, style_scale=settings["style_scale"],
     )  # fmt: skip
+    estimate = estimate_peak_bytes(shape, height, width)
     result.update(
         height=height,
         width=width,
@@ -623,7 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from painterly.atomic import write_text_atomically
     from painterly.errors import PainterlyError
-    from painterly.memory import available_bytes, estimate_peak_bytes, format_bytes
+    from painterly.memory import available_bytes, format_bytes
     from painterly.runtime import resolve_device
 
     try:
@@ -713,7 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             entry["reference_skipped"] = f"above --skip-reference-above {limit}"
         else:
             height, width = ours.get("height", size), ours.get("width", size)
-            needed = _reference_estimate(base, overrides, height, width, device.type, estimate_peak_bytes)
+            needed = _reference_estimate(base, overrides, height, width, device.type)
             free = facts["free_bytes"] if cuda else available_bytes(device)
             if size in earlier_references:
                 entry["reference"] = earlier_references[size]
@@ -771,21 +771,23 @@ def _earlier_references(path: str | None, settings: dict[str, Any], machine: dic
 
 
 def _reference_estimate(
-    base: dict[str, Any], overrides: dict[str, Any], height: int, width: int, device_type: str,
-    estimate: Callable[..., int],
-) -> int | None:  # fmt: skip
+    base: dict[str, Any], overrides: dict[str, Any], height: int, width: int, device_type: str
+) -> int | None:
     """The reference's estimated peak memory (float32, no channels_last, torch's 100 L-BFGS pairs)."""
     try:
         loaded = load_network(base)
     except Exception:  # the run itself will report the problem
         return None
     settings = objective_settings(overrides)
-    return estimate(
-        loaded.arch, [*settings["content_layers"], *settings["style_layers"]], height, width, precision="fp32",
-        optimizer="lbfgs", lbfgs_history=REFERENCE_HISTORY, final_evaluations=base["iterations"],
+    from painterly.memory import RunShape, estimate_peak_bytes
+
+    shape = RunShape(
+        loaded.arch, [*settings["content_layers"], *settings["style_layers"]], "fp32", "lbfgs",
+        lbfgs_history=REFERENCE_HISTORY, final_evaluations=base["iterations"],
         content_layers=settings["content_layers"], channels_last=False, pooling=settings["pooling"],
         device_type=device_type, style_scale=settings["style_scale"],
     )  # fmt: skip
+    return estimate_peak_bytes(shape, height, width)
 
 
 def _jsonable(value: Any) -> Any:

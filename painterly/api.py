@@ -20,7 +20,7 @@ from painterly.image import ImageSource, fit_long_side, image_size, load_image, 
 from painterly.initialization import INIT_CHOICES, initial_image, upsample_result
 from painterly.losses import LossTerms, StyleObjective, total_variation
 from painterly.masks import RegionMasks, load_region_masks
-from painterly.memory import check_fits
+from painterly.memory import RunShape, check_fits
 from painterly.models.vgg import VGGFeatures
 from painterly.models.weights import LoadedWeights, ProgressCallback, choose_auto, load_source, load_weights_file
 from painterly.optimize import OPTIMIZERS, Evaluation, optimize_image
@@ -247,11 +247,12 @@ def stylize(
     height, width = fit_long_side(*image_size(content_image), size)
     plan = plan_scales(height, width, iterations, scales)
     # Refuse before allocating anything large, rather than dying of out-of-memory half way.
-    check_fits(
-        arch, [*content_names, *style_names], height, width, device=runtime.device, precision=runtime.precision,
-        optimizer=optimizer, final_evaluations=plan[-1].evaluations, content_layers=content_names,
-        channels_last=runtime.channels_last, pooling=pooling, style_scale=style_scale,
+    memory = RunShape(
+        arch, [*content_names, *style_names], runtime.precision, optimizer, final_evaluations=plan[-1].evaluations,
+        content_layers=content_names, channels_last=runtime.channels_last, pooling=pooling,
+        device_type=runtime.device.type, style_scale=style_scale,
     )  # fmt: skip
+    check_fits(memory, height, width)
     schedule = tuple((scale.height, scale.width, scale.evaluations) for scale in plan)
     settings["scales"] = [list(entry) for entry in schedule]
     lr = learning_rate if learning_rate is not None else DEFAULT_LEARNING_RATES[optimizer]

@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -61,6 +61,40 @@ _OPTIMIZERS = ("lbfgs", "adam")
 
 
 @dataclass(frozen=True)
+class RunShape:
+    """What decides a run's memory besides its size: the network, the layers and how it runs.
+
+    ``layers`` are all loss layers (conv or relu names); ``content_layers`` those of them whose
+    activations are kept as float32 targets. ``lbfgs_history`` is the number of L-BFGS update
+    pairs alive at the peak; None: as many as painterly's L-BFGS keeps at this size
+    (:func:`painterly.lbfgs.history_size_for`: at most 100 pairs and about 2 GiB).
+    ``final_evaluations``, the evaluations planned at the final scale, caps the pairs (one per
+    L-BFGS iteration at most). ``style_scale`` is the painting's long side as a multiple of the
+    output's.
+    """
+
+    arch: VGGArchitecture
+    layers: Sequence[str]
+    precision: str
+    optimizer: str
+    lbfgs_history: int | None = None
+    final_evaluations: int | None = None
+    content_layers: Sequence[str] = ()
+    channels_last: bool = True
+    pooling: str = "avg"
+    device_type: str = "cpu"
+    style_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {_PRECISIONS}, got {self.precision!r}")
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
+        if not self.layers:
+            raise ValueError("no layers given")
+
+
+@dataclass(frozen=True)
 class MemoryEstimate:
     """The parts of :func:`estimate_peak_bytes`, in bytes."""
 
@@ -80,42 +114,13 @@ class MemoryEstimate:
         return {**{part.name: getattr(self, part.name) for part in fields(self)}, "total": self.total}
 
 
-def estimate_memory(
-    arch: VGGArchitecture,
-    layers: Sequence[str],
-    height: int,
-    width: int,
-    *,
-    precision: str,
-    optimizer: str,
-    lbfgs_history: int | None = None,
-    final_evaluations: int | None = None,
-    content_layers: Sequence[str] = (),
-    channels_last: bool = True,
-    pooling: str = "avg",
-    device_type: str = "cpu",
-    style_scale: float = 1.0,
-) -> MemoryEstimate:
-    """The parts of the peak memory of a run whose final scale is ``height`` x ``width``.
-
-    ``layers`` are all loss layers (conv or relu names); ``content_layers`` those of them whose
-    activations are kept as float32 targets. ``lbfgs_history`` is the number of L-BFGS update
-    pairs alive at the peak; None: as many as painterly's L-BFGS keeps at this size
-    (:func:`painterly.lbfgs.history_size_for`: at most 100 pairs and about 2 GiB).
-    ``final_evaluations``, the evaluations planned at the final scale, caps the pairs (one per
-    L-BFGS iteration at most).
-    ``style_scale`` is the painting's long side as a multiple of the output's.
-    """
-    if precision not in _PRECISIONS:
-        raise ValueError(f"precision must be one of {_PRECISIONS}, got {precision!r}")
-    if optimizer not in _OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
+def estimate_memory(run: RunShape, height: int, width: int) -> MemoryEstimate:
+    """The parts of the peak memory of `run` when its final scale is ``height`` x ``width``."""
     if height < 1 or width < 1:
         raise ValueError(f"size must be positive, got {height}x{width}")
-    wanted = {arch.resolve_layer(name) for name in layers}
-    if not wanted:
-        raise ValueError("no layers given")
-    content = {arch.resolve_layer(name) for name in content_layers}
+    arch, precision, optimizer = run.arch, run.precision, run.optimizer
+    wanted = {arch.resolve_layer(name) for name in run.layers}
+    content = {arch.resolve_layer(name) for name in run.content_layers}
     deepest = max(arch.depth_of(name) for name in wanted)
     act_bytes = 2 if precision == "bf16" else 4
 
@@ -138,34 +143,34 @@ def estimate_memory(
     )
     weights = parameters * (4 + (2 if precision == "bf16" else 0))
     activations = (3 * pixels + sum(elements.values())) * act_bytes
-    if pooling == "max":
+    if run.pooling == "max":
         activations += 8 * sum(count for name, count in elements.items() if name.startswith("pool"))
-    copy_needed = precision == "bf16" or channels_last
+    copy_needed = precision == "bf16" or run.channels_last
     loss_copies = 4 * sum(elements[name] for name in wanted) if copy_needed else 0
     largest = max(elements.values())
-    backward = int(_BACKWARD_FACTORS[(precision, channels_last)] * 4 * largest)
+    backward = int(_BACKWARD_FACTORS[(precision, run.channels_last)] * 4 * largest)
     grams = sum(arch.channels[int(name[4]) - 1] ** 2 for name in wanted if name.startswith("relu"))
     targets = 4 * (2 * sum(elements[name] for name in content & set(elements)) + 4 * grams)
     vector = 3 * pixels * 4
     if optimizer == "lbfgs":
         pair = 2 * vector
-        if lbfgs_history is None:  # painterly's rule, without its rounding down (keeps the estimate monotone)
+        if run.lbfgs_history is None:  # painterly's rule, without its rounding down (keeps the estimate monotone)
             history = min(MAX_HISTORY * pair, max(HISTORY_BYTES, MIN_HISTORY * pair))
         else:
-            history = max(0, lbfgs_history) * pair
-        if final_evaluations is not None:
-            history = min(history, max(0, final_evaluations) * pair)
+            history = max(0, run.lbfgs_history) * pair
+        if run.final_evaluations is not None:
+            history = min(history, max(0, run.final_evaluations) * pair)
         optimizer_bytes = history + _LBFGS_VECTORS * vector
     else:
         optimizer_bytes = _ADAM_VECTORS * vector
-    overhead = _FIXED_OVERHEAD.get(device_type, _FIXED_OVERHEAD["cuda"])
-    if optimizer == "adam" and device_type == "cpu":
+    overhead = _FIXED_OVERHEAD.get(run.device_type, _FIXED_OVERHEAD["cuda"])
+    if optimizer == "adam" and run.device_type == "cpu":
         overhead += _ADAM_CPU_OVERHEAD
 
     # The painting's targets are computed without gradients before the optimisation of a scale:
     # its loss layers plus two activations in flight, at most a square of the painting's long side.
     # Only a large style_scale makes this the peak.
-    painting_side = max(1, round(max(height, width) * style_scale))
+    painting_side = max(1, round(max(height, width) * run.style_scale))
     painting = stage_elements(painting_side, painting_side)
     painting_peak = (sum(painting[name] for name in wanted) + 2 * max(painting.values())) * 4
     evaluation = activations + loss_copies + backward + optimizer_bytes
@@ -174,31 +179,9 @@ def estimate_memory(
     return MemoryEstimate(weights, activations, loss_copies, backward, targets, optimizer_bytes, overhead)
 
 
-def estimate_peak_bytes(
-    arch: VGGArchitecture,
-    layers: Sequence[str],
-    height: int,
-    width: int,
-    *,
-    precision: str,
-    optimizer: str,
-    lbfgs_history: int | None = None,
-    final_evaluations: int | None = None,
-    content_layers: Sequence[str] = (),
-    channels_last: bool = True,
-    pooling: str = "avg",
-    device_type: str = "cpu",
-    style_scale: float = 1.0,
-) -> int:
-    """Estimated peak memory in bytes of a run whose final scale is ``height`` x ``width``.
-
-    See :func:`estimate_memory` for the parts and the arguments. Grows with the size.
-    """
-    return estimate_memory(
-        arch, layers, height, width, precision=precision, optimizer=optimizer, lbfgs_history=lbfgs_history,
-        final_evaluations=final_evaluations, content_layers=content_layers, channels_last=channels_last,
-        pooling=pooling, device_type=device_type, style_scale=style_scale,
-    ).total  # fmt: skip
+def estimate_peak_bytes(run: RunShape, height: int, width: int) -> int:
+    """Estimated peak memory in bytes of `run` at ``height`` x ``width`` (grows with the size)."""
+    return estimate_memory(run, height, width).total
 
 
 def available_bytes(device: torch.device | str) -> int:
@@ -235,23 +218,7 @@ def _system_available_bytes() -> int:
     return 2**62
 
 
-def largest_fitting_size(
-    arch: VGGArchitecture,
-    layers: Sequence[str],
-    height: int,
-    width: int,
-    *,
-    available: int,
-    precision: str,
-    optimizer: str,
-    lbfgs_history: int | None = None,
-    final_evaluations: int | None = None,
-    content_layers: Sequence[str] = (),
-    channels_last: bool = True,
-    pooling: str = "avg",
-    device_type: str = "cpu",
-    style_scale: float = 1.0,
-) -> int:
+def largest_fitting_size(run: RunShape, height: int, width: int, *, available: int) -> int:
     """The largest long side (rounded down to 100 px above 1000, 10 px above 100) whose estimate fits in ``available``.
 
     The aspect ratio of ``height`` x ``width`` is kept. Returns 0 when not even 16 px fits.
@@ -260,12 +227,7 @@ def largest_fitting_size(
 
     def fits(long_side: int) -> bool:
         h, w = max(1, round(long_side * aspect_h)), max(1, round(long_side * aspect_w))
-        needed = estimate_peak_bytes(
-            arch, layers, h, w, precision=precision, optimizer=optimizer, lbfgs_history=lbfgs_history,
-            final_evaluations=final_evaluations, content_layers=content_layers, channels_last=channels_last,
-            pooling=pooling, device_type=device_type, style_scale=style_scale,
-        )  # fmt: skip
-        return needed <= available
+        return estimate_peak_bytes(run, h, w) <= available
 
     if not fits(SMALLEST_SIZE):
         return 0
@@ -281,47 +243,25 @@ def largest_fitting_size(
     return max(SMALLEST_SIZE, low // step * step)
 
 
-def check_fits(
-    arch: VGGArchitecture,
-    layers: Sequence[str],
-    height: int,
-    width: int,
-    *,
-    device: torch.device | str,
-    precision: str,
-    optimizer: str,
-    lbfgs_history: int | None = None,
-    final_evaluations: int | None = None,
-    content_layers: Sequence[str] = (),
-    channels_last: bool = True,
-    pooling: str = "avg",
-    style_scale: float = 1.0,
-    available: int | None = None,
-) -> None:
-    """Raise a one-line :class:`PainterlyError` when the run would not fit in ``device``'s free memory.
+def check_fits(run: RunShape, height: int, width: int, *, available: int | None = None) -> None:
+    """Raise a one-line :class:`PainterlyError` when `run` would not fit in its device's free memory.
 
     ``available`` overrides :func:`available_bytes` (for tests). The message names the memory
     needed and free and the largest size that fits.
     """
-    device = torch.device(device)
-    options = dict(
-        precision=precision, lbfgs_history=lbfgs_history, final_evaluations=final_evaluations,
-        content_layers=content_layers, channels_last=channels_last, pooling=pooling, device_type=device.type,
-        style_scale=style_scale,
-    )  # fmt: skip
-    needed = estimate_peak_bytes(arch, layers, height, width, optimizer=optimizer, **options)
-    free = available_bytes(device) if available is None else available
+    needed = estimate_peak_bytes(run, height, width)
+    free = available_bytes(run.device_type) if available is None else available
     if needed <= free:
         return
     long_side = max(height, width)
-    largest = largest_fitting_size(arch, layers, height, width, available=free, optimizer=optimizer, **options)
-    where = device.type
+    largest = largest_fitting_size(run, height, width, available=free)
+    where = run.device_type
     other = " or --device cpu" if where != "cpu" else ""
     if largest:
         advice = f"the largest size that fits is about {largest} px (use --size {largest}{other})"
     else:
         advice = f"not even {SMALLEST_SIZE} px fits; free some memory{other.replace(' or', ', or use')}"
-    if optimizer == "lbfgs" and estimate_peak_bytes(arch, layers, height, width, optimizer="adam", **options) <= free:
+    if run.optimizer == "lbfgs" and estimate_peak_bytes(replace(run, optimizer="adam"), height, width) <= free:
         advice += "; --optimizer adam would fit at this size"
     raise PainterlyError(
         f"a {long_side} px output needs about {format_bytes(needed)} on {where} but {format_bytes(free)} is free; "

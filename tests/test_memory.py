@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import torch
 from painterly.errors import PainterlyError
 from painterly.memory import (
     MemoryEstimate,
+    RunShape,
     available_bytes,
     check_fits,
     estimate_memory,
@@ -35,7 +37,7 @@ MEASURED_FACTOR = 1.5
 def estimate(size: int, **options: object) -> int:
     settings = {"precision": "bf16", "optimizer": "lbfgs", "lbfgs_history": 100, "content_layers": CONTENT}
     settings.update(options)
-    return estimate_peak_bytes(VGG16, LAYERS, size, size * 3 // 4 or 1, **settings)  # type: ignore[arg-type]
+    return estimate_peak_bytes(RunShape(VGG16, LAYERS, **settings), size, size * 3 // 4 or 1)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -60,9 +62,9 @@ def test_parts_scale_as_described() -> None:
     assert estimate(1024, lbfgs_history=None, final_evaluations=30) == estimate(1024, lbfgs_history=30)
     assert estimate(2048, precision="bf16", optimizer="adam") < estimate(2048, precision="fp32", optimizer="adam")
     assert estimate(1024, pooling="max") > estimate(1024, pooling="avg")
-    deeper = estimate_peak_bytes(VGG19, LAYERS, 1024, 768, precision="fp32", optimizer="adam")
-    assert deeper > estimate_peak_bytes(VGG16, LAYERS, 1024, 768, precision="fp32", optimizer="adam")
-    parts = estimate_memory(VGG16, LAYERS, 1024, 768, precision="bf16", optimizer="lbfgs")
+    deeper = estimate_peak_bytes(RunShape(VGG19, LAYERS, "fp32", "adam"), 1024, 768)
+    assert deeper > estimate_peak_bytes(RunShape(VGG16, LAYERS, "fp32", "adam"), 1024, 768)
+    parts = estimate_memory(RunShape(VGG16, LAYERS, "bf16", "lbfgs"), 1024, 768)
     assert isinstance(parts, MemoryEstimate)
     assert parts.total == sum(v for k, v in parts.as_dict().items() if k != "total")
     # A painting four times as large as the output dominates the peak.
@@ -70,17 +72,21 @@ def test_parts_scale_as_described() -> None:
 
 
 def test_shallow_layers_need_less_than_deep_ones() -> None:
-    shallow = estimate_peak_bytes(VGG16, ["conv1_1", "conv2_1"], 1024, 1024, precision="fp32", optimizer="adam")
-    assert shallow < estimate_peak_bytes(VGG16, LAYERS, 1024, 1024, precision="fp32", optimizer="adam")
+    shallow = estimate_peak_bytes(RunShape(VGG16, ["conv1_1", "conv2_1"], "fp32", "adam"), 1024, 1024)
+    assert shallow < estimate_peak_bytes(RunShape(VGG16, LAYERS, "fp32", "adam"), 1024, 1024)
 
 
 def test_unknown_arguments_are_refused() -> None:
     with pytest.raises(PainterlyError, match="unknown layer"):
-        estimate_peak_bytes(VGG16, ["conv9_9"], 64, 64, precision="fp32", optimizer="adam")
+        estimate_peak_bytes(RunShape(VGG16, ["conv9_9"], "fp32", "adam"), 64, 64)
     with pytest.raises(ValueError, match="precision"):
-        estimate_peak_bytes(VGG16, LAYERS, 64, 64, precision="auto", optimizer="adam")
+        RunShape(VGG16, LAYERS, "auto", "adam")
     with pytest.raises(ValueError, match="optimizer"):
-        estimate_peak_bytes(VGG16, LAYERS, 64, 64, precision="fp32", optimizer="sgd")
+        RunShape(VGG16, LAYERS, "fp32", "sgd")
+    with pytest.raises(ValueError, match="no layers"):
+        RunShape(VGG16, [], "fp32", "adam")
+    with pytest.raises(ValueError, match="size must be positive"):
+        estimate_peak_bytes(RunShape(VGG16, LAYERS, "fp32", "adam"), 0, 64)
 
 
 # A short optimisation on a full-width VGG-16 with random weights (memory does not depend on the
@@ -163,10 +169,11 @@ def test_estimate_is_within_a_factor_of_a_measured_run(
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     measured = json.loads(completed.stdout.strip().splitlines()[-1])["growth"]
-    estimated = estimate_peak_bytes(
-        VGG16, LAYERS, size, size, precision=precision, optimizer=optimizer, lbfgs_history=evaluations - 1,
-        content_layers=CONTENT, channels_last=channels_last,
+    shape = RunShape(
+        VGG16, LAYERS, precision, optimizer, lbfgs_history=evaluations - 1, content_layers=CONTENT,
+        channels_last=channels_last,
     )  # fmt: skip
+    estimated = estimate_peak_bytes(shape, size, size)
     ratio = estimated / measured
     assert 1 / MEASURED_FACTOR <= ratio <= MEASURED_FACTOR, (estimated, measured)
 
@@ -178,19 +185,19 @@ def test_available_bytes_on_the_cpu_is_plausible() -> None:
         assert free <= os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * 1.01
 
 
-OPTIONS = {"precision": "bf16", "optimizer": "lbfgs", "lbfgs_history": 24, "content_layers": CONTENT}
+SHAPE = RunShape(VGG16, LAYERS, "bf16", "lbfgs", lbfgs_history=24, content_layers=CONTENT)
 
 
 def test_check_fits_passes_when_there_is_room() -> None:
-    needed = estimate_peak_bytes(VGG16, LAYERS, 512, 384, **OPTIONS)
-    check_fits(VGG16, LAYERS, 512, 384, device="cpu", available=needed, **OPTIONS)
+    needed = estimate_peak_bytes(SHAPE, 512, 384)
+    check_fits(SHAPE, 512, 384, available=needed)
 
 
 @pytest.mark.parametrize("device", ["cuda", "cpu"])
 def test_check_fits_refuses_in_one_line_naming_the_largest_size(device: str) -> None:
     free = 78 * 10**9
     with pytest.raises(PainterlyError) as caught:
-        check_fits(VGG16, LAYERS, 8192, 6144, device=device, available=free, **OPTIONS)
+        check_fits(replace(SHAPE, device_type=device), 8192, 6144, available=free)
     message = str(caught.value)
     assert "\n" not in message
     pattern = (
@@ -204,30 +211,30 @@ def test_check_fits_refuses_in_one_line_naming_the_largest_size(device: str) -> 
     assert largest == int(match.group(3))
     assert 1000 < largest < 8192 and largest % 100 == 0
     assert ("or --device cpu)" in message) == (device == "cuda")
-    fitted = estimate_peak_bytes(VGG16, LAYERS, largest, largest * 3 // 4, **OPTIONS)
+    fitted = estimate_peak_bytes(SHAPE, largest, largest * 3 // 4)
     assert fitted <= free
-    assert estimate_peak_bytes(VGG16, LAYERS, largest + 200, (largest + 200) * 3 // 4, **OPTIONS) > free
+    assert estimate_peak_bytes(SHAPE, largest + 200, (largest + 200) * 3 // 4) > free
 
 
 def test_check_fits_when_nothing_fits() -> None:
     with pytest.raises(PainterlyError, match="not even 16 px fits"):
-        check_fits(VGG16, LAYERS, 1024, 1024, device="cpu", available=10**6, **OPTIONS)
+        check_fits(SHAPE, 1024, 1024, available=10**6)
 
 
 def test_check_fits_suggests_adam_when_only_the_history_is_too_much() -> None:
-    options = {**OPTIONS, "lbfgs_history": 100}
-    adam = estimate_peak_bytes(VGG16, LAYERS, 4096, 4096, device_type="cuda", **{**options, "optimizer": "adam"})
+    lbfgs = replace(SHAPE, lbfgs_history=100, device_type="cuda")
+    adam = estimate_peak_bytes(replace(lbfgs, optimizer="adam"), 4096, 4096)
     with pytest.raises(PainterlyError, match="--optimizer adam would fit"):
-        check_fits(VGG16, LAYERS, 4096, 4096, device="cuda", available=adam, **options)
+        check_fits(lbfgs, 4096, 4096, available=adam)
 
 
 def test_largest_fitting_size_keeps_the_aspect_ratio_and_rounds_down() -> None:
     free = 4 * 10**9
-    wide = largest_fitting_size(VGG16, LAYERS, 300, 900, available=free, **OPTIONS)
-    square = largest_fitting_size(VGG16, LAYERS, 900, 900, available=free, **OPTIONS)
+    wide = largest_fitting_size(SHAPE, 300, 900, available=free)
+    square = largest_fitting_size(SHAPE, 900, 900, available=free)
     assert wide > square  # the same pixels allow a longer side on a wide image
     assert wide % 100 == 0 and square % 100 == 0
-    assert largest_fitting_size(VGG16, LAYERS, 900, 900, available=10**15, **OPTIONS) >= 16384
+    assert largest_fitting_size(SHAPE, 900, 900, available=10**15) >= 16384
 
 
 def test_format_bytes() -> None:
