@@ -24,6 +24,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check painterly tests benchmarks
+	$(BIN)/mypy painterly
 
 test: lint
 	$(BIN)/python -m pytest -q
@@ -32,7 +33,7 @@ test: lint
 # `make benchmark BENCHMARK_ARGS=--quick` for a smoke run of a minute or two.
 BENCHMARK_ARGS ?=
 benchmark: install
-	$(BIN)/python benchmarks/benchmark.py $(BENCHMARK_ARGS)
+	$(BIN)/python -m benchmarks $(BENCHMARK_ARGS)
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -18,7 +18,7 @@ step() {  # NAME SECONDS BENCHMARK-ARGUMENTS...
     local name=$1 limit=$2
     shift 2
     echo "== $name (at most $limit s)"
-    timeout "$limit" "$PYTHON" benchmarks/benchmark.py --device cuda --weights "$WEIGHTS" \
+    timeout "$limit" "$PYTHON" -m benchmarks --device cuda --weights "$WEIGHTS" \
         --pair "$IMAGES/tubingen.jpg" "$IMAGES/starry_night.jpg" --out "$OUT/$name.json" "$@" 2>&1 | tee "$OUT/$name.log"
 }
 
@@ -37,4 +37,4 @@ echo "exit code ${PIPESTATUS[0]}" | tee -a "$OUT/8192.log"
 
 # CUDA graphs through torch.compile: the warm-up run compiles every scale's shapes first.
 step reduce-overhead "${COMPILED_SECONDS:-150}" --sizes 512 --skip-reference-above 0 --precision-check-size 0 \
-    --set 'compile="reduce-overhead"'
+    --set compile=reduce-overhead

@@ -1,37 +1,43 @@
 """Command line: `painterly CONTENT STYLE -o OUT [options]`, `painterly models`.
 
-The stylisation options are generated from the signature of :func:`painterly.stylize`, so the
+The stylisation options are generated from the option schema (:mod:`painterly.options`), so the
 library and the CLI cannot drift apart.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
+import contextlib
 import json
+import re
+import signal
 import sys
-import types
-import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from painterly import api
-from painterly.api import Iterate, Option, StylizeResult, stylize
-from painterly.atomic import write_text_atomically
+from painterly import options
 from painterly.errors import PainterlyError
-from painterly.image import check_output_path, resize, save_image
 from painterly.presets import PRESETS
-from painterly.progress import StylizeProgress, weights_progress_bar
+
+if TYPE_CHECKING:
+    from painterly.result import Iterate, StylizeResult
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, restore_signals: bool = True) -> int:
+    """The ``painterly`` command; returns the exit status.
+
+    This module imports nothing heavy at the top, so that a Ctrl-C while PyTorch loads is an
+    interruption like any other (exit 130, no traceback). SIGTERM is treated as Ctrl-C, and once
+    one of them has arrived the others are ignored, so that the picture being saved is finished.
+    ``restore_signals=False`` leaves them ignored after an interruption (the console script, which
+    then exits: a late Ctrl-C must not interrupt the interpreter's shutdown).
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
+    previous = {signum: signal.signal(signum, _first_interrupt) for signum in INTERRUPTS}
     try:
         if arguments and arguments[0] == "models":
             return _models_command(arguments[1:])
@@ -39,16 +45,75 @@ def main(argv: Sequence[str] | None = None) -> int:
             from painterly.experiments.command import experiment_command
 
             return experiment_command(arguments[1:])
+        if arguments and arguments[0] == "serve":
+            from painterly.web.command import serve_command
+
+            return serve_command(arguments[1:])
+        if arguments and arguments[0] == "batch":
+            from painterly.batch.command import batch_command
+
+            return batch_command(arguments[1:])
+        if arguments and arguments[0] == "video":
+            from painterly.video.command import video_command
+
+            return video_command(arguments[1:])
         return _stylize_command(arguments)
     except PainterlyError as error:
         print(f"painterly: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except torch.OutOfMemoryError:
+    except KeyboardInterrupt:
+        print("painterly: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        if not _is_out_of_memory(error):
+            raise
         print(
             "painterly: error: out of memory; use a smaller --size, --precision bf16 or --device cpu",
             file=sys.stderr,
         )
         return 1
+    finally:
+        interrupted = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        if restore_signals or not interrupted:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def entry() -> None:
+    """The ``painterly`` console script."""
+    sys.exit(main(restore_signals=False))
+
+
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _first_interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM: stop the run (KeyboardInterrupt), and ignore the signals that follow."""
+    for other in INTERRUPTS:
+        signal.signal(other, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(error, torch.OutOfMemoryError)
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[list[int]]:
+    """Inside, SIGINT and SIGTERM are noted instead of raised, so a file being saved is finished;
+    the list yielded holds the signals that arrived."""
+    arrived: list[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        arrived.append(signum)
+
+    previous = {signum: signal.signal(signum, note) for signum in INTERRUPTS}
+    try:
+        yield arrived
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 # --- stylize -------------------------------------------------------------------------------
@@ -74,90 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.add_argument("--save-every", type=int, metavar="N", help="also save the image every N evaluations")
     parser.add_argument("--log", metavar="FILE.json", help="write the per-evaluation loss history as JSON")
-    _add_stylize_options(parser)
+    options.add_arguments(parser)
     return parser
-
-
-def _add_stylize_options(parser: argparse.ArgumentParser) -> None:
-    hints = typing.get_type_hints(api.stylize, include_extras=True)
-    for name, parameter in inspect.signature(api.stylize).parameters.items():
-        hint = hints.get(name)
-        if typing.get_origin(hint) is not typing.Annotated:
-            continue
-        base, *extras = typing.get_args(hint)
-        option = next(extra for extra in extras if isinstance(extra, Option))
-        flag = "--" + name.replace("_", "-")
-        kwargs: dict[str, Any] = {"dest": name, "default": parameter.default}
-        base = _without_none(base)
-        if base is bool:  # an on/off switch: --original-colors
-            parser.add_argument(flag, dest=name, action="store_true", default=parameter.default, help=option.help)
-            continue
-        default_text = _default_text(parameter.default)
-        if typing.get_origin(base) is typing.Literal:
-            kwargs["choices"] = list(typing.get_args(base))
-        elif typing.get_origin(base) in (Sequence, list, tuple):
-            (item,) = typing.get_args(base)[:1]
-            kwargs["nargs"] = "+"
-            kwargs["type"] = _list_item_parser(item)
-        else:
-            kwargs["type"] = _scalar_parser(base)
-        if option.metavar:
-            kwargs["metavar"] = option.metavar
-        # Help texts that explain their own default (e.g. "default: lbfgs 1.0, adam 0.02") keep it.
-        kwargs["help"] = option.help if "default" in option.help else f"{option.help} (default: {default_text})"
-        parser.add_argument(flag, **kwargs)
-
-
-def _without_none(hint: Any) -> Any:
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        if len(options) == 1:
-            return options[0]
-    return hint
-
-
-def _default_text(value: Any) -> str:
-    if isinstance(value, tuple | list):
-        return " ".join(str(item) for item in value)
-    if value is None:
-        return "none"
-    return str(value)
-
-
-def _scalar_parser(kind: type) -> Any:
-    def parse(text: str) -> Any:
-        try:
-            return kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def _list_item_parser(kind: type) -> Any:
-    """Items may also be given comma-separated: `--style-layers conv1_1,conv2_1`."""
-    scalar = _scalar_parser(kind)
-
-    def parse(text: str) -> Any:
-        if kind is str and Path(text).exists():
-            return text  # a file whose name holds a comma is not split
-        parts = [part for part in text.split(",") if part.strip()]
-        if len(parts) == 1:
-            return scalar(parts[0].strip())
-        return [scalar(part.strip()) for part in parts]
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def _flatten(values: Any) -> Any:
-    if not isinstance(values, list):
-        return values
-    flat: list[Any] = []
-    for value in values:
-        flat.extend(value if isinstance(value, list) else [value])
-    return tuple(flat)
 
 
 def parse_stylize_arguments(arguments: Sequence[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
@@ -169,27 +152,22 @@ def parse_stylize_arguments(arguments: Sequence[str]) -> tuple[argparse.Namespac
     if known.preset:
         parser.set_defaults(**PRESETS[known.preset])
     namespace = parser.parse_args(arguments)
-    options = {
-        name: _flatten(getattr(namespace, name))
-        for name in inspect.signature(api.stylize).parameters
-        if hasattr(namespace, name) and name not in ("content", "style")
-    }
-    return namespace, options
+    return namespace, options.from_namespace(namespace)
 
 
 def _stylize_command(arguments: Sequence[str]) -> int:
-    namespace, options = parse_stylize_arguments(arguments)
-    inputs = [namespace.content, *namespace.style, *(options.get("style_masks") or ())]
-    if options.get("content_mask"):
-        inputs.append(options["content_mask"])
-    if options.get("init") not in (None, "content", "noise", "style"):
-        inputs.append(options["init"])
-    if options.get("weights"):
-        inputs.append(options["weights"])
+    namespace, chosen = parse_stylize_arguments(arguments)
+    from painterly.image import check_output_path
+
+    inputs = _input_files(namespace, chosen)
     output = check_output_path(namespace.output, inputs=inputs)
-    log_path = _check_log_path(namespace.log, inputs=[*inputs, output])
-    if namespace.save_every is not None and namespace.save_every < 1:
-        raise PainterlyError(f"--save-every must be at least 1; got {namespace.save_every}")
+    log_path = _check_log_path(namespace.log, inputs=[*inputs.values(), output])
+    if namespace.save_every is not None:
+        _check_snapshots(output, namespace.save_every, inputs)
+
+    from painterly.api import stylize
+    from painterly.image import save_image
+    from painterly.progress import StylizeProgress, weights_progress_bar
 
     progress = None if namespace.quiet else StylizeProgress(sys.stderr)
     latest: dict[str, Iterate] = {}
@@ -199,8 +177,10 @@ def _stylize_command(arguments: Sequence[str]) -> int:
         if progress is not None:
             progress.update(iterate)
         if namespace.save_every and iterate.evaluation % namespace.save_every == 0:
-            snapshot = output.with_name(f"{output.stem}_{iterate.evaluation:05d}{output.suffix}")
-            save_image(iterate.image, snapshot)
+            with deferred_interrupts() as arrived:
+                save_image(iterate.image, snapshot_path(output, iterate.evaluation))
+            if arrived:
+                _first_interrupt(arrived[0], None)
 
     try:
         result = stylize(
@@ -208,22 +188,63 @@ def _stylize_command(arguments: Sequence[str]) -> int:
             namespace.style[0] if len(namespace.style) == 1 else namespace.style,
             callback=on_iterate,
             weights_progress=None if namespace.quiet else weights_progress_bar(sys.stderr),
-            **options,
+            **chosen,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # later signals are ignored now (see _first_interrupt)
         if progress is not None:
             progress.close()  # before printing where the image went
-        return _save_interrupted(latest.get("iterate"), output, namespace.quiet)
+        return _save_interrupted(latest.get("iterate"), output)
     finally:
         if progress is not None:
             progress.close()
 
-    result.save(output)
-    if log_path is not None:
-        write_text_atomically(log_path, json.dumps(result.summary(), indent=1))
+    with deferred_interrupts():
+        result.save(output)
+        if log_path is not None:
+            _write_log(log_path, result, output)
     if not namespace.quiet:
         _print_summary(result, output)
-    return 0
+    return 0  # a signal during the final save is moot: the picture is finished
+
+
+def _input_files(namespace: argparse.Namespace, chosen: dict[str, Any]) -> dict[str, str]:
+    """Every file the run reads, by role (for the checks that nothing is written over one)."""
+    files = {"content image": namespace.content}
+    for index, style in enumerate(namespace.style, start=1):
+        files[f"style image {index}" if len(namespace.style) > 1 else "style image"] = style
+    for index, mask in enumerate(chosen.get("style_masks") or (), start=1):
+        files[f"style mask {index}"] = mask
+    if chosen.get("content_mask"):
+        files["content mask"] = chosen["content_mask"]
+    if chosen.get("init") not in (None, *options.INIT_WORDS):
+        files["init image"] = chosen["init"]
+    if chosen.get("weights"):
+        files["weights file"] = chosen["weights"]
+    return files
+
+
+def snapshot_path(output: Path, evaluation: int) -> Path:
+    """Where ``--save-every`` writes the image of ``evaluation``: ``out_00050.png`` beside ``out.png``."""
+    return output.with_name(f"{output.stem}_{evaluation:05d}{output.suffix}")
+
+
+def _check_snapshots(output: Path, every: int, inputs: dict[str, str]) -> None:
+    """Refuse ``--save-every`` when a snapshot it could write has the name of an input (or is one)."""
+    if every < 1:
+        raise PainterlyError(f"--save-every must be at least 1; got {every}")
+    pattern = re.compile(rf"{re.escape(output.stem)}_\d{{5,}}{re.escape(output.suffix)}")
+    folder = output.parent.resolve()
+    for role, name in inputs.items():
+        path = Path(name).expanduser()
+        candidates = {(path.absolute().parent, path.name)}
+        with contextlib.suppress(OSError, RuntimeError):
+            candidates.add((path.resolve().parent, path.resolve().name))
+        for parent, filename in candidates:
+            if pattern.fullmatch(filename) and parent.resolve() == folder:
+                raise PainterlyError(
+                    f"--save-every writes snapshots named {output.stem}_NNNNN{output.suffix} beside {output}, "
+                    f"and the {role} {name} has such a name; choose another -o name or rename the input"
+                )
 
 
 def _check_log_path(log: str | None, *, inputs: Sequence[str | Path]) -> Path | None:
@@ -234,13 +255,28 @@ def _check_log_path(log: str | None, *, inputs: Sequence[str | Path]) -> Path | 
         raise PainterlyError(f"--log {log}: the history is written as JSON; give a path ending in .json")
     if not path.parent.exists() or not path.parent.is_dir():
         raise PainterlyError(f"--log {log}: folder {path.parent} does not exist; create it first")
+    if path.is_dir():
+        raise PainterlyError(f"--log {log} is a folder; give a file name ending in .json")
     for other in inputs:
         if Path(other).resolve() == path.resolve():
             raise PainterlyError(f"--log {log} is the same path as {other}; choose another name")
     return path
 
 
-def _save_interrupted(iterate: Iterate | None, output: Path, quiet: bool) -> int:
+def _write_log(path: Path, result: StylizeResult, output: Path) -> None:
+    """Write the history; if that fails, say that the image itself was written and is fine."""
+    from painterly.atomic import write_text_atomically
+
+    try:
+        write_text_atomically(path, json.dumps(result.summary(), indent=1))
+    except PainterlyError as error:
+        raise PainterlyError(f"{error}; the image {output} was written and is fine") from None
+
+
+def _save_interrupted(iterate: Iterate | None, output: Path) -> int:
+    """Save the lowest-loss image so far at the final size."""
+    from painterly.image import resize, save_image
+
     if iterate is None:
         print("painterly: interrupted before the first evaluation; nothing saved", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -259,11 +295,7 @@ def _save_interrupted(iterate: Iterate | None, output: Path, quiet: bool) -> int
 
 
 def _print_summary(result: StylizeResult, output: Path) -> None:
-    lines = []
-    if result.model_reason:
-        lines.append(f"network: {result.model_reason}")
-    else:
-        lines.append(f"network: {result.model}")
+    lines = []  # the network was named when the run started (see StylizeProgress)
     if result.stop_reason:
         lines.append(f"note: {result.stop_reason}")
     losses = result.final_losses
@@ -303,4 +335,4 @@ def _models_command(arguments: Sequence[str]) -> int:
     return 0
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -8,12 +8,10 @@ user can get wrong, and writes results back atomically.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import io
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,7 +21,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, PngImagePlugin
 
+from painterly.atomic import atomic_path
 from painterly.errors import PainterlyError
+from painterly.models.files import special_file_kind
 
 ImageSource = str | os.PathLike | Image.Image | torch.Tensor
 
@@ -75,7 +75,8 @@ def load_image(source: ImageSource, *, role: str = "image") -> torch.Tensor:
     returned. ``role`` ("content image", "style image", ...) names the image in error messages.
 
     Raises PainterlyError for anything a user can fix: a missing, unreadable, damaged, enormous or
-    tiny (< ``MIN_SIDE`` pixels on a side) image, or a tensor of the wrong shape, type or range.
+    tiny (< ``MIN_SIDE`` pixels on a side) image, a path that is not a regular file (a FIFO or a
+    device, refused before it is opened), or a tensor of the wrong shape, type or range.
     """
     if isinstance(source, torch.Tensor):
         image = _tensor_to_image(source, role)
@@ -102,6 +103,9 @@ def _open_path(path: Path, role: str) -> Image.Image:
         raise PainterlyError(f"{what} does not exist; check the path")
     if path.is_dir():
         raise PainterlyError(f"{what} is a folder, not an image file; give the path of an image file")
+    kind = special_file_kind(path)  # before opening: opening a FIFO blocks until a writer comes
+    if kind is not None:
+        raise PainterlyError(f"{what} is not a regular file ({kind}); give an image file")
     try:
         fh = open(path, "rb")  # noqa: SIM115 (closed below; `open` is a module global tests can replace)
     except PermissionError:
@@ -421,24 +425,13 @@ def save_image(
         if metadata:
             params["comment"] = json.dumps(dict(metadata), ensure_ascii=True, sort_keys=True)
 
-    tmp_name: str | None = None
     try:
-        with tempfile.NamedTemporaryFile(
-            mode="wb", delete=False, dir=out.parent, prefix=f".{out.stem}.", suffix=out.suffix
-        ) as tmp:
-            tmp_name = tmp.name
-            pil.save(tmp, format=fmt, **params)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, _new_file_mode(out))
-        os.replace(tmp_name, out)
-        tmp_name = None
+        with atomic_path(out) as temporary:
+            with open(temporary, "wb") as stream:
+                pil.save(stream, format=fmt, **params)
+            os.chmod(temporary, _new_file_mode(out))
     except OSError as exc:
         raise PainterlyError(f"could not save {_show(out)}: {_os_reason(exc, out)}") from None
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
     return out
 
 
@@ -488,7 +481,7 @@ def read_png_metadata(path: str | os.PathLike) -> dict[str, str]:
         with Image.open(source) as pil:
             pil.load()
             if pil.format == "PNG":
-                return {str(k): str(v) for k, v in pil.text.items()}  # type: ignore[attr-defined]
+                return {str(k): str(v) for k, v in pil.text.items()}
             comment = pil.info.get("comment")
     except (OSError, SyntaxError, ValueError) as exc:
         raise PainterlyError(f"cannot read metadata from {_show(source)}: {_one_line(exc)}") from None

@@ -107,6 +107,7 @@ def minimize_lbfgs(
     pairs = PairHistory(capacity, image.numel(), image.device, image.dtype)
 
     def gradient() -> torch.Tensor:
+        assert image.grad is not None, "the closure must call backward"
         return image.grad.detach().reshape(-1).clone()
 
     def evaluate_along(start: torch.Tensor, step: float, direction: torch.Tensor) -> tuple[float, torch.Tensor]:

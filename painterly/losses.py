@@ -91,11 +91,16 @@ class StyleRegion:
 
 @dataclass(frozen=True)
 class LossTerms:
-    """One evaluation of the objective: total = alpha * content + beta * style."""
+    """One evaluation of the objective: total = alpha * content + beta * style (+ tv_weight * tv).
+
+    ``tv`` is the total variation term when the objective has one (see
+    :class:`painterly.objective.Objective`), else None; ``total`` always includes it.
+    """
 
     content: torch.Tensor
     style: torch.Tensor
     total: torch.Tensor
+    tv: torch.Tensor | None = None
 
 
 @dataclass

@@ -64,7 +64,8 @@ def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def feature_mask(mask: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
     """The mask at the size of a (1, N, h, w) feature map: the mean of the mask over each cell."""
-    return resize_mask(mask.to(device=features.device, dtype=torch.float32), tuple(features.shape[-2:]))
+    height, width = features.shape[-2:]
+    return resize_mask(mask.to(device=features.device, dtype=torch.float32), (height, width))
 
 
 @dataclass(frozen=True)
@@ -97,13 +98,6 @@ class RegionMasks:
             else:
                 regions.append(mask if free is None else mask * free)
         return regions
-
-    def composite(self, image: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-        """`image` with the photo put back where the content mask is white (photo at the same size)."""
-        if self.keep is None:
-            return image
-        keep = resize_mask(self.keep, image_size(image)).to(device=image.device, dtype=image.dtype)
-        return keep * photo.to(device=image.device, dtype=image.dtype) + (1.0 - keep) * image
 
     def compositor(self, photo: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """A function that composites images of any size with `photo` (full size, resized once per size)."""

@@ -26,7 +26,7 @@ a margin, weighs most; 1.15x at 768 px). With glibc's default allocator a run at
 1024 px on, where memory runs out, every large block is returned and the difference is ~2 %.
 On CUDA the same parts are counted with 1 GiB of fixed overhead for the libraries' workspaces.
 Against ``torch.cuda.max_memory_allocated`` on an H100 (bf16, channels_last, 500 evaluations,
-``benchmarks/benchmark.py``) the estimate was 2.1x the peak at 512 px, 1.40x at 1024, 1.15x at
+``python -m benchmarks``) the estimate was 2.1x the peak at 512 px, 1.40x at 1024, 1.15x at
 2048 and 1.06x at 4096 px (23.1 GB): safe, and tight where memory runs out.
 """
 
@@ -36,15 +36,25 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
 import torch
 
 from painterly.errors import PainterlyError
 from painterly.lbfgs import HISTORY_BYTES, MAX_HISTORY, MIN_HISTORY
 from painterly.models.vgg import VGGArchitecture
+from painterly.options import MAX_SIZE, MIN_SIDE
 
-# The smallest output worth suggesting (api.MIN_SIZE).
-SMALLEST_SIZE = 16
+# The smallest output worth suggesting.
+SMALLEST_SIZE = MIN_SIDE
+# The longest side a painting may be scaled to by --style-scale: the largest --size (the option
+# checks in painterly.options refuse the same). Beyond it the style targets alone need tens of
+# GB; check_fits refuses it for API callers too, naming --style-scale rather than memory.
+MAX_PAINTING_SIDE = MAX_SIZE
+# Where the kernel's files are (/proc, /sys); tests pass, or put here, a fake tree instead.
+SYSTEM_ROOT = Path("/")
+# cgroup v1 writes "no limit" as a huge number (PAGE_COUNTER_MAX pages): treat anything above as none.
+_NO_LIMIT = 2**60
 
 # Gradients alive at once in the backward pass, in float32 copies of the largest activation,
 # measured per configuration: (precision, channels_last) -> factor.
@@ -56,8 +66,6 @@ _ADAM_VECTORS = 5
 _FIXED_OVERHEAD = {"cpu": 64 * 2**20, "cuda": 2**30, "mps": 512 * 2**20}
 # The first step of torch.optim.Adam loads code worth about this much on the CPU (measured).
 _ADAM_CPU_OVERHEAD = 64 * 2**20
-_PRECISIONS = ("fp32", "bf16")
-_OPTIMIZERS = ("lbfgs", "adam")
 
 
 @dataclass(frozen=True)
@@ -86,10 +94,7 @@ class RunShape:
     style_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.precision not in _PRECISIONS:
-            raise ValueError(f"precision must be one of {_PRECISIONS}, got {self.precision!r}")
-        if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
+        # precision ("fp32"/"bf16") and optimizer are checked by painterly.options.
         if not self.layers:
             raise ValueError("no layers given")
 
@@ -184,11 +189,15 @@ def estimate_peak_bytes(run: RunShape, height: int, width: int) -> int:
     return estimate_memory(run, height, width).total
 
 
-def available_bytes(device: torch.device | str) -> int:
+def available_bytes(device: torch.device | str, *, root: Path | None = None) -> int:
     """Memory free for a new run on ``device``: CUDA's free memory, else the system's available memory.
 
-    On the CPU (and MPS, which shares it) this is MemAvailable of /proc/meminfo, else the free
-    physical pages; when nothing can be read it returns a very large number (nothing is refused).
+    On the CPU (and MPS, which shares it) this is the smaller of MemAvailable of /proc/meminfo (else
+    the free physical pages) and what this process's cgroup memory limit leaves (containers,
+    systemd slices; see :func:`cgroup_memory`): the kernel kills a process at its cgroup's limit
+    however much the machine has free. When nothing can be read it returns a very large number
+    (nothing is refused). ``root`` replaces :data:`SYSTEM_ROOT` (``/``) for the files read (tests
+    build fake trees).
     """
     device = torch.device(device)
     if device.type == "cuda":
@@ -199,23 +208,123 @@ def available_bytes(device: torch.device | str) -> int:
         allocated = getattr(torch.mps, "driver_allocated_memory", None)
         if recommended is not None and allocated is not None:
             return max(0, int(recommended()) - int(allocated()))
-    return _system_available_bytes()
+    return _system_available_bytes(SYSTEM_ROOT if root is None else root)
 
 
-def _system_available_bytes() -> int:
+def _system_available_bytes(root: Path) -> int:
+    free = _meminfo_available(root)
+    limited = cgroup_memory(root)
+    return free if limited is None else min(free, limited.available)
+
+
+def _meminfo_available(root: Path) -> int:
     try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
+        with open(root / "proc" / "meminfo", encoding="ascii") as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
+    if root != Path("/"):  # a fake tree without meminfo: do not read the real machine's pages
+        return 2**62
     for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
         try:
             return int(os.sysconf(pages)) * int(os.sysconf("SC_PAGE_SIZE"))
         except (AttributeError, ValueError, OSError):
             continue
     return 2**62
+
+
+@dataclass(frozen=True)
+class CgroupLimit:
+    """The tightest memory limit among this process's cgroups, and what it leaves free, in bytes."""
+
+    limit: int
+    available: int  # the limit less the usage, not counting page cache the kernel can reclaim
+
+
+# (controller line in /proc/self/cgroup, mount point under /sys/fs/cgroup, limit, usage, reclaimable in memory.stat)
+_CGROUP_V2 = ("", "", "memory.max", "memory.current", "inactive_file")
+_CGROUP_V1 = ("memory", "memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+
+
+def cgroup_memory(root: Path | None = None) -> CgroupLimit | None:
+    """The memory limit of this process's cgroup (v2 or v1) or any of its parents; None if unlimited.
+
+    The process's cgroup comes from ``/proc/self/cgroup`` (v2: the ``0::`` line; v1: the line of
+    the ``memory`` controller), its files from the usual mount points ``/sys/fs/cgroup`` (v2) and
+    ``/sys/fs/cgroup/memory`` (v1). In a container the cgroup's path is often not visible under
+    the mount point; then the mount point's own files (the container's) are read. Each level with
+    a limit counts ("max" or a huge number means none); missing or unreadable files are skipped.
+    ``root`` replaces :data:`SYSTEM_ROOT`.
+    """
+    root = SYSTEM_ROOT if root is None else root
+    paths = _cgroup_paths(root / "proc" / "self" / "cgroup")
+    found = []
+    for layout in (_CGROUP_V2, _CGROUP_V1):
+        controller, mount, *_ = layout
+        if controller in paths:
+            base = root / "sys" / "fs" / "cgroup" / mount
+            limits = (_limit_in(folder, layout) for folder in _cgroup_folders(base, paths[controller]))
+            found += [limit for limit in limits if limit is not None]
+    return min(found, key=lambda limit: limit.available, default=None)
+
+
+def _cgroup_paths(proc_cgroup: Path) -> dict[str, str]:
+    """Controller ("" for v2, "memory" for v1) -> the process's cgroup path, from /proc/self/cgroup."""
+    try:
+        lines = proc_cgroup.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return {}
+    paths: dict[str, str] = {}
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _hierarchy, controllers, path = parts
+        for controller in controllers.split(",") if controllers else [""]:
+            paths.setdefault(controller, path.strip())
+    return paths
+
+
+def _cgroup_folders(base: Path, path: str) -> list[Path]:
+    """The cgroup's folder and its parents up to the mount point (only the mount point if not visible)."""
+    relative = Path(path.strip().lstrip("/"))
+    if ".." in relative.parts or not (base / relative).is_dir():
+        return [base]
+    folder = base / relative
+    return [folder, *[parent for parent in folder.parents if parent.is_relative_to(base)]]
+
+
+def _limit_in(folder: Path, layout: tuple[str, ...]) -> CgroupLimit | None:
+    _controller, _mount, limit_file, usage_file, reclaimable_key = layout
+    limit = _read_bytes(folder / limit_file)
+    if limit is None or limit >= _NO_LIMIT:
+        return None
+    usage = _read_bytes(folder / usage_file) or 0
+    reclaimable = min(_read_stat(folder / "memory.stat", reclaimable_key), usage)
+    return CgroupLimit(limit, max(0, limit - (usage - reclaimable)))
+
+
+def _read_bytes(path: Path) -> int | None:
+    """The number in a cgroup file; None when missing, unreadable or "max" (no limit)."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _read_stat(path: Path, key: str) -> int:
+    """One entry of memory.stat (0 when absent): the page cache the kernel would reclaim first."""
+    try:
+        for line in path.read_text(encoding="ascii").splitlines():
+            name, _, value = line.partition(" ")
+            if name == key and value.strip().isdigit():
+                return int(value)
+    except (OSError, UnicodeDecodeError):
+        pass
+    return 0
 
 
 def largest_fitting_size(run: RunShape, height: int, width: int, *, available: int) -> int:
@@ -246,27 +355,85 @@ def largest_fitting_size(run: RunShape, height: int, width: int, *, available: i
 def check_fits(run: RunShape, height: int, width: int, *, available: int | None = None) -> None:
     """Raise a one-line :class:`PainterlyError` when `run` would not fit in its device's free memory.
 
-    ``available`` overrides :func:`available_bytes` (for tests). The message names the memory
-    needed and free and the largest size that fits.
+    ``available`` overrides :func:`available_bytes` (for tests). The message names the real
+    cause: a ``--style-scale`` that makes the painting larger than :data:`MAX_PAINTING_SIDE` or
+    than memory allows (with the largest scale that fits), else the memory needed and free (and
+    the container's limit when that is what binds) and the largest size that fits.
     """
+    long_side = max(height, width)
+    painting_side = _painting_side(run, long_side)
+    if painting_side > MAX_PAINTING_SIDE:
+        raise PainterlyError(
+            f"--style-scale {run.style_scale:g} makes the painting {painting_side} px on its long side for a "
+            f"{long_side} px output, more than the {MAX_PAINTING_SIDE} px painterly allows; lower --style-scale "
+            f"to {_round_down(MAX_PAINTING_SIDE / long_side):g} or less"
+        )
     needed = estimate_peak_bytes(run, height, width)
     free = available_bytes(run.device_type) if available is None else available
     if needed <= free:
         return
-    long_side = max(height, width)
+    free_text = f"{format_bytes(free)} is free{_limit_note(run, free) if available is None else ''}"
+    if run.style_scale > 1 and estimate_peak_bytes(replace(run, style_scale=1.0), height, width) <= free:
+        scale = _largest_fitting_style_scale(run, height, width, free)
+        raise PainterlyError(
+            f"--style-scale {run.style_scale:g} makes the painting {painting_side} px on its long side, which needs "
+            f"about {format_bytes(needed)} on {run.device_type} but {free_text}; lower --style-scale to {scale:g} "
+            "or less"
+        )
+    raise PainterlyError(
+        f"a {long_side} px output needs about {format_bytes(needed)} on {run.device_type} but {free_text}; "
+        f"{_size_advice(run, height, width, free)}"
+    )
+
+
+def _size_advice(run: RunShape, height: int, width: int, free: int) -> str:
+    """The largest size that fits (or that nothing does), and whether Adam would fit instead of L-BFGS."""
     largest = largest_fitting_size(run, height, width, available=free)
-    where = run.device_type
-    other = " or --device cpu" if where != "cpu" else ""
+    other = " or --device cpu" if run.device_type != "cpu" else ""
     if largest:
         advice = f"the largest size that fits is about {largest} px (use --size {largest}{other})"
     else:
         advice = f"not even {SMALLEST_SIZE} px fits; free some memory{other.replace(' or', ', or use')}"
     if run.optimizer == "lbfgs" and estimate_peak_bytes(replace(run, optimizer="adam"), height, width) <= free:
         advice += "; --optimizer adam would fit at this size"
-    raise PainterlyError(
-        f"a {long_side} px output needs about {format_bytes(needed)} on {where} but {format_bytes(free)} is free; "
-        f"{advice}"
-    )
+    return advice
+
+
+def _painting_side(run: RunShape, long_side: int) -> int:
+    """The painting's long side at the final scale, as :func:`estimate_memory` counts it."""
+    return max(1, round(long_side * run.style_scale))
+
+
+def _largest_fitting_style_scale(run: RunShape, height: int, width: int, free: int) -> float:
+    """The largest --style-scale (two significant digits, rounded down, at least 1) that fits in ``free``."""
+    long_side = max(height, width)
+    low, high = long_side, _painting_side(run, long_side)  # the painting's side: fits at low, not at high
+
+    def fits(side: int) -> bool:
+        return estimate_peak_bytes(replace(run, style_scale=side / long_side), height, width) <= free
+
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return max(1.0, _round_down(low / long_side))
+
+
+def _round_down(value: float) -> float:
+    """``value`` rounded down to two significant digits (3.87 -> 3.8, 0.0641 -> 0.064)."""
+    if value <= 0:
+        return 0.0
+    step = 10 ** (math.floor(math.log10(value)) - 1)
+    return math.floor(value / step + 1e-9) * step
+
+
+def _limit_note(run: RunShape, free: int) -> str:
+    """The note " under this container's memory limit of N" when a cgroup limit is what leaves ``free``."""
+    if run.device_type == "cuda":
+        return ""
+    limited = cgroup_memory()
+    if limited is None or limited.available > free * 1.05:
+        return ""
+    return f" under this container's memory limit of {format_bytes(limited.limit)}"
 
 
 def format_bytes(count: int) -> str:

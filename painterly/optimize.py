@@ -19,7 +19,6 @@ import torch
 from painterly.lbfgs import history_size_for, minimize_lbfgs
 from painterly.losses import LossTerms
 
-OPTIMIZERS = ("lbfgs", "adam")
 # How many times a non-finite loss may restart the optimiser (each time with half the step).
 MAX_RECOVERIES = 3
 # The relative-improvement test of `tolerance` looks this many evaluations back.
@@ -87,6 +86,7 @@ class _Tracker:
                 total_loss=total,
                 seconds=time.perf_counter() - self.started,
             )
+            assert self.best_image is not None  # set by the first finite evaluation, above
             self.on_evaluation(evaluation, self.best_image)
 
     def converged(self) -> bool:
@@ -110,10 +110,9 @@ def optimize_image(
 ) -> OptimizationOutcome:
     """Minimise ``objective(image).total`` over the pixels of ``image`` for exactly ``evaluations``.
 
+    ``optimizer`` is ``"lbfgs"`` or ``"adam"`` (checked by :mod:`painterly.options`);
     ``on_evaluation(evaluation, best_image)`` is called after every evaluation.
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}")
     tracker = _Tracker(evaluations, tolerance, on_evaluation, time.perf_counter())
     image = initial.detach().clone().requires_grad_(True)
     step = learning_rate
@@ -121,10 +120,8 @@ def optimize_image(
     recoveries = 0
     while tracker.count < evaluations:
         try:
-            if optimizer == "lbfgs":
-                _run_lbfgs(image, objective, tracker, step)
-            else:
-                _run_adam(image, objective, tracker, step)
+            run = _run_lbfgs if optimizer == "lbfgs" else _run_adam
+            run(image, objective, tracker, step)
         except _BudgetSpent:
             if tracker.converged():
                 stop_reason = f"converged: loss improved less than {tolerance} over {TOLERANCE_WINDOW} evaluations"

@@ -9,6 +9,8 @@ from painterly.errors import PainterlyError
 
 # The coarsest scale's long side; each later scale is about twice as large.
 COARSEST_LONG_SIDE = 128
+# The coarsest scale's short side at least: four 2x2 poolings come before conv5_1 (options.MIN_SIDE).
+COARSEST_SHORT_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,20 @@ def split_evaluations(total: int, count: int) -> list[int]:
 
 
 def plan_scales(height: int, width: int, evaluations: int, scales: int | None) -> list[Scale]:
-    """Sizes from coarse to the final (height, width), aspect ratio kept, with their budgets."""
+    """Sizes from coarse to the final (height, width), aspect ratio kept, with their budgets.
+
+    The coarsest scale's long side is 128 px, or more for a narrow picture, so that its short side
+    is at least 16 px (a 10:1 panorama at 512 px starts at 160x16, not 128x13, where the network's
+    deepest layers would have no pixels).
+    """
     long_side = max(height, width)
     count = automatic_scale_count(long_side) if scales is None else scales
     if count < 1:
         raise PainterlyError(f"--scales must be at least 1 (got {count})")
     if count == 1:
         return [Scale(height, width, evaluations)]
-    start = min(COARSEST_LONG_SIDE, long_side)
+    narrow_start = math.ceil(COARSEST_SHORT_SIDE * long_side / min(height, width))
+    start = min(max(COARSEST_LONG_SIDE, narrow_start), long_side)
     factor = (long_side / start) ** (1 / (count - 1))
     budgets = split_evaluations(evaluations, count)
     planned = []

@@ -31,7 +31,7 @@ def style_sources(style: ImageSource | Sequence[ImageSource]) -> list[ImageSourc
         if not style:
             raise PainterlyError("no style image given; pass at least one painting")
         return list(style)
-    return [style]
+    return [style]  # type: ignore[list-item]  # a str is a Sequence too, but one path here
 
 
 def load_styles(style: ImageSource | Sequence[ImageSource]) -> list[torch.Tensor]:
@@ -80,15 +80,11 @@ def style_targets(
     if regions is None:
         targets = {}
         for name in style_names:
-            blended = sum(weight * grams[name] for weight, grams in zip(weights, painting_grams, strict=True))
             features = photo_features[name]
-            targets[name] = blended * (features.shape[2] * features.shape[3])
+            targets[name] = _blend(painting_grams, weights, name) * (features.shape[2] * features.shape[3])
         return targets, ()
     if len(regions) == 1 and len(painting_grams) > 1:  # a content mask only: the blend, outside it
-        blended = {
-            name: sum(weight * grams[name] for weight, grams in zip(weights, painting_grams, strict=True))
-            for name in style_names
-        }
+        blended = {name: _blend(painting_grams, weights, name) for name in style_names}
         painting_grams, weights = [blended], [1.0]
     built = []
     for grams, weight, region in zip(painting_grams, weights, regions, strict=True):
@@ -97,3 +93,9 @@ def style_targets(
         masks = {name: feature_mask(region, photo_features[name]) for name in style_names}
         built.append(StyleRegion(masks=masks, targets={name: grams[name] for name in style_names}, weight=weight))
     return {}, tuple(built)
+
+
+def _blend(painting_grams: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float], name: str) -> torch.Tensor:
+    """sum_k w_k A_k at one layer."""
+    grams = [weight * grams[name] for weight, grams in zip(weights, painting_grams, strict=True)]
+    return torch.stack(grams).sum(dim=0) if len(grams) > 1 else grams[0]

@@ -71,19 +71,16 @@ def shared_images() -> Path:
 
 @pytest.fixture
 def tiny_network(tiny_weights: Path):
-    """`make(preprocessing)` -> (network, content layer names, style layer names) of the tiny VGG:
-    network(rgb 0..1 image) gives the activations of relu4_2 and relu1_1, relu2_1, relu3_1."""
-    from painterly.models.vgg import VGGFeatures
+    """`make(preprocessing)` -> (network, content layer names, style layer names) of the tiny VGG on
+    the CPU in fp32: network(rgb 0..1 image) gives the activations of relu4_2 and relu1_1,
+    relu2_1, relu3_1."""
     from painterly.models.weights import load_weights_file
+    from painterly.network import Network
+    from painterly.runtime import resolve_runtime
 
     def make(preprocessing: str = "torchvision"):
         loaded = load_weights_file(str(tiny_weights), preprocessing=preprocessing)
         names = [loaded.arch.resolve_layer(name) for name in ("relu4_2", "relu1_1", "relu2_1", "relu3_1")]
-        encoder = VGGFeatures(loaded.arch, loaded.state_dict, names, pooling="avg")
-
-        def network(image: torch.Tensor) -> dict[str, torch.Tensor]:
-            return encoder(loaded.preprocessing(image))
-
-        return network, names[:1], names[1:]
+        return Network(loaded, names, resolve_runtime("cpu", "fp32")), names[:1], names[1:]
 
     return make

@@ -123,7 +123,11 @@ def test_upsampling_keeps_the_photos_fine_detail() -> None:
 
 @pytest.mark.parametrize(
     ("option", "value", "words"),
-    [("compile", "fast", "compile mode"), ("precision", "fp8", "precision"), ("device", "tpu", "device")],
+    [
+        ("compile", "fast", "unknown compile 'fast'; use off, default or reduce-overhead"),
+        ("precision", "fp8", "precision"),
+        ("device", "tpu", "device"),
+    ],
 )
 def test_bad_runtime_options(tiny_weights, small_images, option, value, words) -> None:
     content, style = small_images

@@ -31,7 +31,11 @@ def _picture(width: int, height: int, kind: str) -> Image.Image:
     if kind == "photo":
         channels = (x, y, 1 - x * y)
     elif kind == "stripes":
-        channels = ((torch.sin(x * 40) > 0).float(), (torch.sin(y * 30) > 0).float() * 0.8, 0.5 + 0.5 * torch.sin((x + y) * 20))
+        channels = (
+            (torch.sin(x * 40) > 0).float(),
+            (torch.sin(y * 30) > 0).float() * 0.8,
+            0.5 + 0.5 * torch.sin((x + y) * 20),
+        )
     else:  # "dots"
         channels = (0.5 + 0.5 * torch.sin(x * 25) * torch.sin(y * 25), 0.3 + 0.2 * x, (torch.cos(y * 50) > 0.3).float())
     array = (torch.stack(channels, dim=-1) * 255).round().to(torch.uint8).numpy()
@@ -63,8 +67,13 @@ def _cases(folder: Path) -> dict[str, tuple[list[Path], dict[str, Any]]]:
         "noise-two-scales-tv": ([photo, stripes], {"init": "noise", "seed": 3, "scales": 2, "tv_weight": 0.5}),
         "adam-luminance-original-colors": (
             [photo, dots],
-            {"optimizer": "adam", "learning_rate": 0.05, "style_scale": 0.8, "preserve_color": "luminance",
-             "original_colors": True},
+            {
+                "optimizer": "adam",
+                "learning_rate": 0.05,
+                "style_scale": 0.8,
+                "preserve_color": "luminance",
+                "original_colors": True,
+            },
         ),
         "masks-two-styles": (
             [photo, stripes, dots],
@@ -72,10 +81,17 @@ def _cases(folder: Path) -> dict[str, tuple[list[Path], dict[str, Any]]]:
         ),
         "blend-histogram-max-pooling-layers": (
             [photo, stripes, dots],
-            {"style_weights": [0.3, 0.7], "preserve_color": "histogram", "color_transfer": "cholesky",
-             "pooling": "max", "content_layers": ["conv3_1", "conv4_2"],
-             "style_layer_weights": [0.4, 0.3, 0.2, 0.1], "style_layers": ["conv1_1", "conv2_1", "conv3_1", "conv4_1"],
-             "content_weight": 2.0, "style_weight": 300.0},
+            {
+                "style_weights": [0.3, 0.7],
+                "preserve_color": "histogram",
+                "color_transfer": "cholesky",
+                "pooling": "max",
+                "content_layers": ["conv3_1", "conv4_2"],
+                "style_layer_weights": [0.4, 0.3, 0.2, 0.1],
+                "style_layers": ["conv1_1", "conv2_1", "conv3_1", "conv4_1"],
+                "content_weight": 2.0,
+                "style_weight": 300.0,
+            },
         ),
         "style-init-lr": ([photo, dots], {"init": "style", "learning_rate": 0.5, "scales": 2}),
     }

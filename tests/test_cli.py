@@ -90,7 +90,7 @@ def test_interrupt_saves_the_current_image(tiny_weights, small_images, tmp_path,
 
         return stylize(*args, callback=stop_after_three, **kwargs)
 
-    monkeypatch.setattr(cli, "stylize", interrupted_stylize)
+    monkeypatch.setattr("painterly.api.stylize", interrupted_stylize)
     output = tmp_path / "out.png"
     code, err = run(capsys, content, style, "-o", output, *tiny(tiny_weights))
     assert code == 130
@@ -155,7 +155,7 @@ def test_output_equal_to_input_is_refused_and_input_untouched(tiny_weights, smal
     content, style = small_images
     before = content.read_bytes()
     code, err = run(capsys, content, style, "-o", content, *tiny(tiny_weights))
-    assert_user_error(code, err, "same file as the input")
+    assert_user_error(code, err, "same file as the content image")
     assert content.read_bytes() == before
 
 

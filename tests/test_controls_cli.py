@@ -108,7 +108,7 @@ def bad_files(folder: Path) -> dict[str, Path]:
     ("extra", "words"),
     [
         (["--style-weights", "0.7", "0.3"], ["2 style weight(s) for 1 style image(s)"]),
-        (["--style-weights", "-1"], ["non-negative"]),
+        (["--style-weights", "-1"], ["style-weights must be a finite zero or positive number; got -1.0"]),
         (["--style-weights", "0"], ["all 0"]),
         (["--style-masks", "{left}", "{left}"], ["2 style mask(s) for 1 style image(s)"]),
         (["--style-masks", "{square}"], ["aspect ratio", "square.png"]),

@@ -43,12 +43,13 @@ def plan(folder: Path, weights: Path, images: tuple[Path, Path]) -> list[Run]:
 
 
 def counting_stylize(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Count the stylize calls of the runner (in this process)."""
+    """Count the runs the runner stylizes (in this process); its warm-ups (no callback) do not count."""
     calls: list[str] = []
     real = runner.stylize
 
     def stylize(*arguments, **options):
-        calls.append(options["optimizer"])
+        if options.get("callback") is not None:
+            calls.append(options["optimizer"])
         return real(*arguments, **options)
 
     monkeypatch.setattr(runner, "stylize", stylize)
@@ -104,10 +105,11 @@ def test_an_interrupted_grid_resumes(tiny_weights, small_images, tmp_path, monke
 
 def test_parallel_jobs_write_the_same_files(tiny_weights, small_images, tmp_path) -> None:
     runs = plan(tmp_path, tiny_weights, small_images)
-    events: list[dict] = []
+    events: list[runner.Event] = []
     outcome = run_grid(runs, jobs=2, events=events.append)
     assert not outcome.failed and len(outcome.finished) == 2
-    assert {event["kind"] for event in events} >= {"grid", "start", "evaluation", "done"}
+    kinds = {type(event) for event in events}
+    assert kinds >= {runner.GridStarted, runner.RunStarted, runner.RunProgress, runner.RunFinished}
     for run in runs:
         record = read_run(run.directory)
         assert record.summary["threads"] >= 1 and len(record.history) == 5
@@ -163,20 +165,21 @@ def test_grid_progress_shows_the_grid_and_each_run(terminal: bool) -> None:
     progress = GridProgress(stream)
     summary = {"seconds": 1.0, "final_losses": {"total": 12.5}}
     for event in [
-        {"kind": "grid", "total": 3, "skipped": 1},
-        {"kind": "skipped", "key": "a", "name": "p · one"},
-        {"kind": "start", "key": "b", "name": "p · two", "total": 20},
-        {"kind": "start", "key": "c", "name": "p · three", "total": 20},
-        *(
-            {"kind": "evaluation", "key": "b", "evaluation": n, "total": 20, "loss": 1.0, "seconds": n}
-            for n in range(1, 21)
-        ),
-        {"kind": "done", "key": "b", "name": "p · two", "summary": summary},
-        {"kind": "failed", "key": "c", "name": "p · three", "error": "out of memory"},
+        runner.GridStarted(total=4, skipped=1),
+        runner.RunSkipped(key="a", name="p · one"),
+        runner.RunStarted(key="b", name="p · two", total=20),
+        runner.RunStarted(key="c", name="p · three", total=20),
+        runner.RunWaiting(key="d", name="p · four"),
+        *(runner.RunProgress(key="b", evaluation=n, total=20, loss=1.0, seconds=n) for n in range(1, 21)),
+        runner.RunFinished(key="b", name="p · two", summary=summary),
+        runner.RunFailed(key="c", name="p · three", error="out of memory"),
+        runner.RunFinishedElsewhere(key="d", name="p · four"),
     ]:
         progress(event)
     progress.close()
     text = stream.getvalue()
     assert "done p · two in 1.0 s, total loss 12.5" in text and "FAILED p · three: out of memory" in text
+    assert "waiting for p · four: another painterly process is computing it" in text
+    assert "skip p · four (finished by another painterly process)" in text
     if not terminal:
-        assert "grid: 3 run(s), 1 finished earlier, 2 to run" in text and "evaluation 20/20" in text
+        assert "grid: 4 run(s), 1 finished earlier, 3 to run" in text and "evaluation 20/20" in text

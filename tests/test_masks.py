@@ -9,12 +9,10 @@ import torch
 from PIL import Image
 
 from painterly import PainterlyError, stylize
-from painterly.api import _objective_for_scale
 from painterly.image import load_image, resize
 from painterly.losses import region_style_loss
 from painterly.masks import RegionMasks, feature_mask, load_mask, load_region_masks, resize_mask
-from painterly.runtime import resolve_runtime
-from painterly.schedule import Scale
+from painterly.objective import Objective, Terms
 from painterly.styles import gram_per_position
 
 
@@ -169,10 +167,10 @@ def test_kept_pixels_get_no_gradient(tiny_network, small_images, tmp_path) -> No
     network, content_names, style_names = tiny_network()
     left, _ = halves(tmp_path)
     keep = load_mask(left, role="content mask", photo_size=(36, 48))
-    objective = _objective_for_scale(
-        network, load_image(content), [load_image(style)], Scale(36, 48, 1), 1.0, content_names, style_names,
-        {n: 1 / 3 for n in style_names}, 1.0, 1e3, resolve_runtime("cpu", "fp32"), masks=RegionMasks(keep=keep),
-    )  # fmt: skip
+    terms = Terms(tuple(content_names), {n: 1 / 3 for n in style_names}, content_weight=1.0, style_weight=1e3)
+    objective = Objective(
+        network, terms, load_image(content), [load_image(style)], (36, 48), masks=RegionMasks(keep=keep)
+    )
     image = torch.rand(1, 3, 36, 48, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
     objective(image).total.backward()
     assert image.grad[..., :24].abs().max() == 0

@@ -6,11 +6,9 @@ import pytest
 import torch
 
 from painterly import PainterlyError, stylize
-from painterly.api import _objective_for_scale
 from painterly.image import load_image, resize
 from painterly.losses import StyleObjective, gram_matrix
-from painterly.runtime import resolve_runtime
-from painterly.schedule import Scale
+from painterly.objective import Objective, Terms
 from painterly.styles import gram_per_position, style_blend_weights, style_sources, style_targets
 
 
@@ -55,13 +53,9 @@ def test_multi_style_objective_equals_the_weighted_gram_blend(tiny_network, smal
     photo = load_image(content)
     painting_a = load_image(style)
     painting_b = torch.flip(painting_a, dims=[1]).roll(7, dims=-1)[..., :30, :]  # other colours, other size
-    runtime = resolve_runtime("cpu", "fp32")
-    scale = Scale(36, 48, 1)
     weights = {name: 1 / 3 for name in style_names}
-    objective = _objective_for_scale(
-        network, photo, [painting_a, painting_b], scale, 1.0, content_names, style_names, weights, 1.0, 1e3,
-        runtime, blend=[0.7, 0.3],
-    )  # fmt: skip
+    terms = Terms(tuple(content_names), weights, content_weight=1.0, style_weight=1e3, blend=(0.7, 0.3))
+    objective = Objective(network, terms, photo, [painting_a, painting_b], (36, 48))
     with torch.no_grad():
         photo_features = network(photo)
         a_grams = network(resize(painting_a, (48, 48)))  # the 40x40 painting at the output's long side
@@ -106,7 +100,7 @@ def test_two_styles_with_every_optimizer_and_multi_scale(tiny_weights, small_ima
 
 def test_style_scale_sets_the_paintings_size(tiny_weights, small_images, monkeypatch) -> None:
     """The painting is rendered at style_scale x the output's long side, its aspect ratio kept."""
-    import painterly.api as api
+    import painterly.objective as api
 
     content, style = small_images
     seen: list[tuple[int, int]] = []

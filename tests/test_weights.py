@@ -27,7 +27,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from painterly.errors import PainterlyError
-from painterly.models import cache, convert, download, weights
+from painterly.models import cache, convert, download, files, weights
 from painterly.models.preprocessing import CAFFE, TORCHVISION
 from painterly.models.sources import SOURCES, HttpFile, get_source
 from painterly.models.vgg import VGG16, VGGArchitecture
@@ -256,7 +256,9 @@ def test_download_verify_convert_cache_then_offline(server: Server, monkeypatch:
     assert is_cached("vgg19") and cache_files() == ["vgg19.safetensors"]  # the .pth is not kept
     with safe_open(str(cache.cached_path("vgg19")), framework="pt") as file:
         metadata = file.metadata()
+    recorded = metadata.pop(files.TENSORS_HASH_KEY)
     assert metadata == {"source": "vgg19", "arch": "tiny19", "preprocessing": "torchvision", "original_sha256": digest}
+    assert recorded == files.tensors_sha256(state)
 
     server.stop()
     again = load_source("vgg19")

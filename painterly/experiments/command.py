@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from painterly import options
 from painterly.errors import PainterlyError
 from painterly.experiments.figures import make_figures
 from painterly.experiments.grid import plan_runs
@@ -25,8 +24,6 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from painterly.cli import _add_stylize_options
-
     parser = argparse.ArgumentParser(
         prog="painterly experiment",
         description=(
@@ -57,28 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="list the runs and whether they are finished; run none")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    options = parser.add_argument_group("stylisation options (override the spec's shared options)")
-    _add_stylize_options(options)  # type: ignore[arg-type]
-    for action in options._group_actions:
-        action.default = argparse.SUPPRESS  # only options given on the command line override
-        if action.help:  # the default is the spec's, not stylize's
-            action.help = re.sub(r" \(default: [^)]*\)$", "", action.help)
+    # Only options given on the command line override the spec's (whose defaults are not stylize's).
+    group = parser.add_argument_group("stylisation options (override the spec's shared options)")
+    options.add_arguments(group, with_defaults=False)
     return parser
 
 
 def experiment_command(arguments: Sequence[str]) -> int:
     """Entry point of ``painterly experiment``; returns the exit status."""
-    from painterly.cli import _flatten
-
     namespace = build_parser().parse_args(arguments)
     spec = load_spec(namespace.spec)
-    reserved = {"spec", "pairs", "out", "jobs", "spike_factor", "reach_within", "rerun_stale", "dry_run", "quiet"}
-    given: dict[str, Any] = {}
-    for name, value in vars(namespace).items():
-        if name not in reserved:
-            flat = _flatten(value)
-            given[name] = list(flat) if isinstance(flat, tuple) else flat
-    overrides = check_options(given, "command line", Path.cwd())
+    overrides = check_options(options.from_namespace(namespace), "command line", Path.cwd())
     if namespace.pairs:
         pairs = make_pairs([parse_pair_text(text, Path.cwd(), "--pairs") for text in namespace.pairs])
     else:
@@ -96,6 +82,12 @@ def experiment_command(arguments: Sequence[str]) -> int:
         raise PainterlyError(f"--out {out} is a file; give a folder")
 
     runs, networks = plan_runs(spec, pairs, out, overrides)
+    if not namespace.dry_run:  # once the spec is known good; a one-line error naming the folder
+        from painterly.experiments.grid import RUNS_FOLDER
+        from painterly.experiments.store import create_folder
+
+        create_folder(out, "the --out folder")
+        create_folder(out / RUNS_FOLDER, "the runs folder")  # an --out folder that is read-only fails here
     say = (lambda text: None) if namespace.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
     for network in networks.values():
         say(f"network: {network.reason or network.description}")
@@ -107,11 +99,20 @@ def experiment_command(arguments: Sequence[str]) -> int:
         print(f"{len(runs)} run(s) in the grid, {distinct} distinct")
         return 0
 
-    out.mkdir(parents=True, exist_ok=True)
     progress = GridProgress(sys.stderr, quiet=namespace.quiet)
     try:
         outcome = run_grid(runs, jobs=namespace.jobs, events=progress, rerun_stale=namespace.rerun_stale)
-    except KeyboardInterrupt:
+        progress.close()
+        if outcome.failed:
+            for run, error in outcome.failed:
+                print(f"painterly: error: run {run.name} failed: {error}", file=sys.stderr)
+            print("painterly: the other runs are kept; run the same command again to retry", file=sys.stderr)
+            return EXIT_FAILED
+        results = collect_results(spec, runs, spike_factor=spike_factor, reach_within=reach_within)
+        folder = out / slugify(spec.name)
+        figures = make_figures(results, folder)
+        markdown, page = write_report(results, figures, folder)
+    except KeyboardInterrupt:  # Ctrl-C: the worker processes print nothing (see runner), neither does this
         progress.close()
         finished = sum(is_finished(run.directory, run.key) for run in unique_runs(runs))
         print(
@@ -122,16 +123,6 @@ def experiment_command(arguments: Sequence[str]) -> int:
         return EXIT_INTERRUPTED
     finally:
         progress.close()
-    if outcome.failed:
-        for run, error in outcome.failed:
-            print(f"painterly: error: run {run.name} failed: {error}", file=sys.stderr)
-        print("painterly: the other runs are kept; run the same command again to retry", file=sys.stderr)
-        return EXIT_FAILED
-
-    results = collect_results(spec, runs, spike_factor=spike_factor, reach_within=reach_within)
-    folder = out / slugify(spec.name)
-    figures = make_figures(results, folder)
-    markdown, page = write_report(results, figures, folder)
     say(
         f"{len(outcome.finished)} run(s) computed, {len(outcome.skipped)} finished earlier; "
         f"report: {markdown} and {page}"

