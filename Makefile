@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 OUT := demo-output
 
-.PHONY: install demo test lint benchmark clean
+.PHONY: install demo test lint benchmark clean serve browser
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,19 @@ lint: install
 	$(BIN)/ruff check painterly tests benchmarks
 	$(BIN)/mypy painterly
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -q
+
+# The studio's browser test drives Debian's chromium (Playwright's own browser download is not used);
+# installed here when missing and apt-get can (as root), else that test skips.
+browser:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
+		echo "note: chromium not installed; the studio's browser test will skip"
+
+# The studio with the real default network: open the address it prints.
+serve: install
+	$(BIN)/painterly serve
 
 # painterly vs a plain reference loop: table on stdout, JSON in benchmark-results/.
 # `make benchmark BENCHMARK_ARGS=--quick` for a smoke run of a minute or two.

@@ -10,14 +10,14 @@ import argparse
 import contextlib
 import json
 import re
-import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from painterly import options
 from painterly.errors import PainterlyError
+from painterly.interrupts import deferred_interrupts, handling_interrupts, raise_deferred
 from painterly.presets import PRESETS
 
 if TYPE_CHECKING:
@@ -32,51 +32,50 @@ def main(argv: Sequence[str] | None = None, *, restore_signals: bool = True) -> 
 
     This module imports nothing heavy at the top, so that a Ctrl-C while PyTorch loads is an
     interruption like any other (exit 130, no traceback). SIGTERM is treated as Ctrl-C, and once
-    one of them has arrived the others are ignored, so that the picture being saved is finished.
-    ``restore_signals=False`` leaves them ignored after an interruption (the console script, which
-    then exits: a late Ctrl-C must not interrupt the interpreter's shutdown).
+    one of them has arrived the others are ignored, so that the picture being saved is finished
+    (:mod:`painterly.interrupts`). ``restore_signals=False`` leaves them ignored after an
+    interruption (the console script, which then exits).
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
-    previous = {signum: signal.signal(signum, _first_interrupt) for signum in INTERRUPTS}
-    try:
-        if arguments and arguments[0] == "models":
-            return _models_command(arguments[1:])
-        if arguments and arguments[0] == "experiment":
-            from painterly.experiments.command import experiment_command
+    with handling_interrupts(restore=restore_signals):
+        try:
+            return _command(arguments)
+        except PainterlyError as error:
+            print(f"painterly: error: {error}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except KeyboardInterrupt:
+            print("painterly: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Exception as error:
+            if not _is_out_of_memory(error):
+                raise
+            print(
+                "painterly: error: out of memory; use a smaller --size, --precision bf16 or --device cpu",
+                file=sys.stderr,
+            )
+            return 1
 
-            return experiment_command(arguments[1:])
-        if arguments and arguments[0] == "serve":
-            from painterly.web.command import serve_command
 
-            return serve_command(arguments[1:])
-        if arguments and arguments[0] == "batch":
-            from painterly.batch.command import batch_command
+def _command(arguments: list[str]) -> int:
+    if arguments and arguments[0] == "models":
+        return _models_command(arguments[1:])
+    if arguments and arguments[0] == "experiment":
+        from painterly.experiments.command import experiment_command
 
-            return batch_command(arguments[1:])
-        if arguments and arguments[0] == "video":
-            from painterly.video.command import video_command
+        return experiment_command(arguments[1:])
+    if arguments and arguments[0] == "serve":
+        from painterly.web.command import serve_command
 
-            return video_command(arguments[1:])
-        return _stylize_command(arguments)
-    except PainterlyError as error:
-        print(f"painterly: error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("painterly: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as error:
-        if not _is_out_of_memory(error):
-            raise
-        print(
-            "painterly: error: out of memory; use a smaller --size, --precision bf16 or --device cpu",
-            file=sys.stderr,
-        )
-        return 1
-    finally:
-        interrupted = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-        if restore_signals or not interrupted:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        return serve_command(arguments[1:])
+    if arguments and arguments[0] == "batch":
+        from painterly.batch.command import batch_command
+
+        return batch_command(arguments[1:])
+    if arguments and arguments[0] == "video":
+        from painterly.video.command import video_command
+
+        return video_command(arguments[1:])
+    return _stylize_command(arguments)
 
 
 def entry() -> None:
@@ -84,36 +83,9 @@ def entry() -> None:
     sys.exit(main(restore_signals=False))
 
 
-INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _first_interrupt(signum: int, frame: object) -> None:
-    """Ctrl-C or SIGTERM: stop the run (KeyboardInterrupt), and ignore the signals that follow."""
-    for other in INTERRUPTS:
-        signal.signal(other, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
 def _is_out_of_memory(error: BaseException) -> bool:
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(error, torch.OutOfMemoryError)
-
-
-@contextlib.contextmanager
-def deferred_interrupts() -> Iterator[list[int]]:
-    """Inside, SIGINT and SIGTERM are noted instead of raised, so a file being saved is finished;
-    the list yielded holds the signals that arrived."""
-    arrived: list[int] = []
-
-    def note(signum: int, frame: object) -> None:
-        arrived.append(signum)
-
-    previous = {signum: signal.signal(signum, note) for signum in INTERRUPTS}
-    try:
-        yield arrived
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 # --- stylize -------------------------------------------------------------------------------
@@ -179,8 +151,7 @@ def _stylize_command(arguments: Sequence[str]) -> int:
         if namespace.save_every and iterate.evaluation % namespace.save_every == 0:
             with deferred_interrupts() as arrived:
                 save_image(iterate.image, snapshot_path(output, iterate.evaluation))
-            if arrived:
-                _first_interrupt(arrived[0], None)
+            raise_deferred(arrived)
 
     try:
         result = stylize(
@@ -190,7 +161,7 @@ def _stylize_command(arguments: Sequence[str]) -> int:
             weights_progress=None if namespace.quiet else weights_progress_bar(sys.stderr),
             **chosen,
         )
-    except KeyboardInterrupt:  # later signals are ignored now (see _first_interrupt)
+    except KeyboardInterrupt:  # later signals are ignored now (painterly.interrupts)
         if progress is not None:
             progress.close()  # before printing where the image went
         return _save_interrupted(latest.get("iterate"), output)

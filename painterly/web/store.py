@@ -1,0 +1,135 @@
+"""Job folders: where every job's inputs, settings, state, snapshots and result live.
+
+One folder per job, ``<jobs-dir>/<id>``, with an unguessable id (``secrets.token_urlsafe(16)``).
+Every path is built here from an id that matched :data:`JOB_ID`, so nothing a client sends can
+name a file outside the jobs folder. Every file is written atomically (temporary file, then
+rename), so a reader - the page, a restarted server - never sees half of one. A job is staged in
+``.staging/<id>`` and renamed into place whole, so a half-created job is never listed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from painterly.atomic import write_text_atomically
+from painterly.errors import PainterlyError
+
+#: What ``secrets.token_urlsafe(16)`` produces: 22 characters of the URL-safe base64 alphabet.
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+#: An input's name in URLs and in the folder: the photo, the paintings, an uploaded init image.
+INPUT_NAME = re.compile(r"content|style-[1-9][0-9]?|init")
+
+QUEUED, RUNNING, FINISHED, FAILED, CANCELLED, INTERRUPTED = (
+    "queued", "running", "finished", "failed", "cancelled", "interrupted"
+)  # fmt: skip
+#: States in which nothing more happens to a job until a person acts.
+TERMINAL = frozenset({FINISHED, FAILED, CANCELLED, INTERRUPTED})
+#: States from which a job can be resumed (run again from its last snapshot).
+RESUMABLE = frozenset({FAILED, CANCELLED, INTERRUPTED})
+
+
+def new_job_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's content, or None when it is missing or unreadable (a folder being deleted)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_text_atomically(path, json.dumps(value, indent=1))
+
+
+class JobStore:
+    """The jobs folder: creating, finding, listing and removing job folders, and their state files."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        ignore = self.root / ".gitignore"  # ./studio-jobs inside a checkout is never committed
+        if not ignore.exists():
+            with contextlib.suppress(OSError, PainterlyError):
+                write_text_atomically(ignore, "*\n")
+        self.lock = threading.Lock()  # the server's own state writes (request threads, dispatcher)
+
+    # --- paths ------------------------------------------------------------------------------
+
+    def folder(self, job_id: str) -> Path | None:
+        """The folder of an existing job, or None: for an id of the wrong form, nothing is looked up."""
+        if not JOB_ID.fullmatch(job_id):
+            return None
+        folder = self.root / job_id
+        return folder if (folder / "job.json").is_file() else None
+
+    def staging(self) -> tuple[str, Path]:
+        """A fresh id and its staging folder, to fill before :meth:`commit`."""
+        job_id = new_job_id()
+        folder = self.root / ".staging" / job_id
+        folder.mkdir(parents=True)
+        return job_id, folder
+
+    def commit(self, job_id: str, staged: Path, meta: dict[str, Any]) -> Path:
+        """Write the job's description and state, then move the staged folder into place whole."""
+        write_json(staged / "job.json", meta)
+        write_json(staged / "state.json", {"state": QUEUED, "message": None, "updated": time.time()})
+        final = self.root / job_id
+        os.replace(staged, final)
+        return final
+
+    def discard(self, staged: Path) -> None:
+        shutil.rmtree(staged, ignore_errors=True)
+
+    def clean_staging(self) -> None:
+        """Jobs whose creation a stopped server left half done, and deleted jobs not yet removed."""
+        for name in (".staging", ".trash"):
+            shutil.rmtree(self.root / name, ignore_errors=True)
+
+    def ids(self) -> list[str]:
+        """Every job's id, newest first."""
+        found = []
+        for entry in self.root.iterdir():
+            if JOB_ID.fullmatch(entry.name) and (entry / "job.json").is_file():
+                meta = read_json(entry / "job.json") or {}
+                found.append((float(meta.get("created", 0)), entry.name))
+        return [job_id for _, job_id in sorted(found, reverse=True)]
+
+    def remove(self, job_id: str) -> None:
+        """Move the folder out of sight at once, then delete it."""
+        folder = self.folder(job_id)
+        if folder is None:
+            return
+        trash = self.root / ".trash"
+        trash.mkdir(exist_ok=True)
+        target = trash / f"{job_id}-{secrets.token_hex(4)}"
+        os.replace(folder, target)
+        shutil.rmtree(target, ignore_errors=True)
+
+    # --- state ------------------------------------------------------------------------------
+
+    def state(self, job_id: str) -> dict[str, Any]:
+        folder = self.folder(job_id)
+        found = read_json(folder / "state.json") if folder is not None else None
+        return found if isinstance(found, dict) else {"state": None}
+
+    def set_state(self, job_id: str, state: str, message: str | None = None, **extra: Any) -> None:
+        """Write the state of a job that still exists (a deleted job stays deleted)."""
+        folder = self.folder(job_id)
+        if folder is None:
+            return
+        with self.lock, contextlib.suppress(OSError, PainterlyError):  # deleted meanwhile
+            previous = read_json(folder / "state.json") or {}
+            record = {**previous, **extra, "state": state, "message": message, "updated": time.time()}
+            write_json(folder / "state.json", record)

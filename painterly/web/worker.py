@@ -1,0 +1,208 @@
+"""The worker process: runs one job at a time, on a network it loads once and keeps.
+
+Started by :class:`painterly.web.jobs.Dispatcher` with the ``spawn`` method, so it shares nothing
+with the server but a task queue and a cancel event: a crash, an out-of-memory kill or a hung
+run ends here, never in the server. It dies with the server (``PR_SET_PDEATHSIG`` and a parent
+check), so a killed server leaves no orphan still writing into a job folder.
+
+While a job runs, the worker writes ``progress.json`` and ``preview.png`` (atomically, at most
+every :data:`PREVIEW_SECONDS`), then ``result.png`` and ``history.json``, and last the terminal
+state, which is what tells the dispatcher that the worker is free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import queue
+import signal
+import sys
+import time
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+from painterly.errors import PainterlyError
+from painterly.web.store import CANCELLED, FAILED, FINISHED, JobStore, read_json, write_json
+
+#: How often the preview snapshot and the progress file are rewritten while a job runs.
+PREVIEW_SECONDS = 0.4
+#: Points of the loss curve kept in progress.json (thinned by half when full).
+CURVE_POINTS = 400
+
+
+class Cancelled(Exception):
+    """Raised in the progress callback when the job was cancelled: ends the run at this evaluation."""
+
+
+class ParentGone(Exception):
+    """The server died: stop now, leave the job as it is (the next server marks it interrupted)."""
+
+
+def worker_main(root: str, tasks: Any, cancel: Event, device_index: int | None) -> None:
+    """The worker process's body: take job ids from ``tasks`` until None or the server is gone."""
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's; it stops the workers
+    if device_index is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(device_index)
+    parent = os.getppid()
+    runner = JobRunner(JobStore(Path(root)), cancel, parent)
+    while True:
+        try:
+            job_id = tasks.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return
+            continue
+        if job_id is None:
+            return
+        try:
+            runner.run(job_id)
+        except ParentGone:
+            return
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when the server dies (a no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class JobRunner:
+    """Runs jobs from their folders, reusing the network while the network settings stay the same."""
+
+    def __init__(self, store: JobStore, cancel: Event, parent: int) -> None:
+        self.store = store
+        self.cancel = cancel
+        self.parent = parent
+        self.network_key: str | None = None
+        self.network: Any = None
+        self.reason: str | None = None
+
+    def run(self, job_id: str) -> None:
+        folder = self.store.folder(job_id)
+        if folder is None:
+            return  # deleted while it waited
+        try:
+            self._run(job_id, folder)
+        except Cancelled:
+            self.store.set_state(job_id, CANCELLED, "cancelled; resume it to continue from its last snapshot")
+        except ParentGone:
+            raise
+        except PainterlyError as error:
+            self.store.set_state(job_id, FAILED, str(error))
+        except Exception as error:
+            self.store.set_state(job_id, FAILED, _describe_failure(error))
+
+    def _run(self, job_id: str, folder: Path) -> None:
+        from painterly.api import prepare_inputs, stylize_with
+        from painterly.image import load_image
+
+        meta = read_json(folder / "job.json") or {}
+        from painterly.options import defaults
+
+        # a job saved by an older version lacks newer options: they take their defaults
+        settings: dict[str, Any] = {**defaults(), **(read_json(folder / "settings.json") or {})}
+        if meta.get("init_file"):
+            settings["init"] = str(folder / "init.png")
+        styles = [str(folder / f"style-{index}.png") for index in range(1, int(meta.get("styles", 1)) + 1)]
+        start = load_image(folder / "start.png", role="snapshot") if (folder / "start.png").is_file() else None
+        inputs = prepare_inputs(str(folder / "content.png"), styles[0] if len(styles) == 1 else styles, settings)
+        network, reason = self._network(settings)
+        progress = ProgressWriter(folder, self)
+        result = stylize_with(network, inputs, settings, callback=progress, reason=reason, start=start)
+        result.save(folder / "result.png")
+        write_json(folder / "history.json", result.summary())
+        progress.finish(result)
+        self.store.set_state(job_id, FINISHED, result.stop_reason, seconds=result.seconds)
+
+    def _network(self, settings: dict[str, Any]) -> tuple[Any, str | None]:
+        """The network of these settings, loaded once and kept for the jobs that share them."""
+        from painterly.api import build_network
+        from painterly.web.preflight import network_key
+
+        key = network_key(settings)
+        if key != self.network_key:
+            self.network = None  # free the old one before loading the next
+            self.network, self.reason = build_network(settings)
+            self.network_key = key
+        return self.network, self.reason
+
+    def check(self) -> None:
+        """Between evaluations: stop when cancelled or when the server is gone."""
+        if self.cancel.is_set():
+            raise Cancelled
+        if os.getppid() != self.parent:
+            raise ParentGone
+
+
+class ProgressWriter:
+    """The run's callback: checks for cancellation and keeps progress.json and preview.png fresh."""
+
+    def __init__(self, folder: Path, runner: JobRunner) -> None:
+        from painterly.progress import EtaEstimate
+
+        self.folder = folder
+        self.runner = runner
+        self.eta = EtaEstimate()
+        self.curve: list[list[float]] = []
+        self.step = 1
+        self.last_written = 0.0
+        self.last_scale = 0
+        self.previews = 0
+
+    def __call__(self, iterate: Any) -> None:
+        self.runner.check()
+        eta = self.eta.update(iterate)
+        if iterate.evaluation % self.step == 0:
+            self.curve.append([iterate.evaluation, iterate.total_loss])
+            if len(self.curve) > CURVE_POINTS:
+                self.curve, self.step = self.curve[::2], self.step * 2
+        now = time.monotonic()
+        new_scale = iterate.scale != self.last_scale
+        if new_scale or now - self.last_written >= PREVIEW_SECONDS or iterate.evaluation == iterate.total_evaluations:
+            self.last_written, self.last_scale = now, iterate.scale
+            self._write(iterate.image, self._progress(iterate, eta))
+
+    def _progress(self, iterate: Any, eta: float) -> dict[str, Any]:
+        return {
+            "evaluation": iterate.evaluation, "total": iterate.total_evaluations,
+            "scale": iterate.scale, "scales": iterate.scales, "height": iterate.height, "width": iterate.width,
+            "content_loss": iterate.content_loss, "style_loss": iterate.style_loss,
+            "total_loss": iterate.total_loss, "seconds": iterate.seconds, "eta": eta,
+            "network": iterate.network, "curve": self.curve,
+        }  # fmt: skip
+
+    def _write(self, image: Any, progress: dict[str, Any]) -> None:
+        from painterly.image import save_image
+
+        self.previews += 1
+        try:
+            save_image(image, self.folder / "preview.png")
+            write_json(self.folder / "progress.json", {**progress, "preview": self.previews})
+        except PainterlyError:
+            self.runner.check()  # the folder went away: deleted, or the server is gone
+            raise
+
+    def finish(self, result: Any) -> None:
+        """The final picture becomes the last snapshot too."""
+        progress = read_json(self.folder / "progress.json") or {}
+        history = result.history
+        if history:
+            last = history[-1]
+            progress.update(evaluation=last.evaluation, seconds=result.seconds, eta=0.0,
+                            content_loss=last.content_loss, style_loss=last.style_loss,
+                            total_loss=last.total_loss, height=last.height, width=last.width)  # fmt: skip
+        progress["curve"] = self.curve
+        self._write(result.image, progress)
+
+
+def _describe_failure(error: BaseException) -> str:
+    """One line for a failure the user cannot fix by changing an option, or can (out of memory)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(error, torch.OutOfMemoryError):
+        return "out of memory; use a smaller size, precision bf16 or device cpu"
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"the run failed: {type(error).__name__}: {text[:300]}"
