@@ -82,7 +82,7 @@ class RunSpec:
 # Fields a measurement leaves out of its JSON when they are None (not every run has them).
 _SOMETIMES = frozenset({
     "device", "device_name", "error", "stop_reason", "own_final_losses", "seconds_per_scale",
-    "process_peak_rss_bytes", "final_losses_bf16_network", "reused_from",
+    "process_peak_rss_bytes", "final_losses_bf16_network", "reused_from", "final_scale_losses",
 })  # fmt: skip
 _LOSS_FIELDS = ("own_final_losses", "final_losses", "final_losses_bf16_network")
 
@@ -119,6 +119,8 @@ class Measurement:
     final_losses: LossValues | None = None  # the picture scored in float32
     final_losses_bf16_network: LossValues | None = None  # the same picture scored in bf16 (bf16 runs)
     reused_from: str | None = None  # the JSON of --reference-from
+    # (seconds since the optimisation started, total loss as the optimiser saw it) at the final scale
+    final_scale_losses: tuple[tuple[float, float], ...] | None = None
 
     @property
     def failed(self) -> bool:
@@ -146,6 +148,8 @@ class Measurement:
             values["scales"] = tuple(tuple(scale) for scale in values["scales"])
         if values.get("seconds_per_scale") is not None:
             values["seconds_per_scale"] = tuple(values["seconds_per_scale"])
+        if values.get("final_scale_losses") is not None:
+            values["final_scale_losses"] = tuple(tuple(pair) for pair in values["final_scale_losses"])
         return cls(**values)
 
 
@@ -241,6 +245,7 @@ class _Timed:
     image: torch.Tensor  # the final picture, (1, 3, H, W)
     stamps: tuple[float, ...]  # times of the final scale's evaluations
     result: StylizeResult | None  # painterly's; None for the reference
+    totals: tuple[float, ...] = ()  # the total losses of those evaluations
 
     @property
     def height(self) -> int:
@@ -259,6 +264,17 @@ def _rss(key: str) -> int | None:
                     return int(line.split()[1]) * 1024
     except OSError:
         return None
+    return None
+
+
+def time_to_loss(run: Measurement, target: float) -> float | None:
+    """Seconds into the optimisation at which ``run`` first reported a total loss <= ``target``
+    at its final scale (None: never, or not recorded). The losses are the optimiser's own (for
+    painterly: before the final clamp, in the run's precision); ``target`` is normally the
+    reference's final total scored on its saved picture."""
+    for seconds, total in run.final_scale_losses or ():
+        if total <= target:
+            return seconds
     return None
 
 
@@ -315,11 +331,12 @@ def run_one(spec: RunSpec) -> Measurement:
             settings = objective_settings(spec.overrides, spec.size)
             weights = load_network_weights(spec.model, spec.weights, spec.overrides)
             done = reference_stylize(spec.content, spec.style, spec.size, weights, settings, iterations, device)
-            return _Timed(done.image, done.seconds, None)
+            return _Timed(done.image, done.seconds, None, tuple(losses.total for losses in done.losses))
         outcome = painterly_stylize(spec, iterations)
         final_scale = outcome.history[-1].scale if outcome.history else 0
-        stamps = tuple(record.seconds for record in outcome.history if record.scale == final_scale)
-        return _Timed(outcome.image, stamps, outcome)
+        final = [record for record in outcome.history if record.scale == final_scale]
+        stamps = tuple(record.seconds for record in final)
+        return _Timed(outcome.image, stamps, outcome, tuple(record.total_loss for record in final))
 
     try:
         if spec.warmup:
@@ -397,6 +414,7 @@ def run_one(spec: RunSpec) -> Measurement:
         process_peak_rss_bytes=None if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         final_losses=fp32,
         final_losses_bf16_network=bf16,
+        final_scale_losses=tuple(zip(timed.stamps, timed.totals, strict=True)) if timed.totals else None,
     )
 
 
@@ -409,8 +427,9 @@ def score(
     *,
     bf16: bool = False,
 ) -> tuple[LossValues, LossValues | None]:
-    """The picture's losses: one float32 forward pass at its size with the same network, no TF32;
-    ``bf16``: also the same picture scored by the network in bf16 (the loss's own bf16 error)."""
+    """The saved picture's losses: the image rounded to 8 bits as in the PNG, one float32 forward pass
+    at its size with the same network, no TF32; ``bf16``: also the same picture scored by the
+    network in bf16 (the loss's own bf16 error)."""
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     photo, painting = load_image(spec.content), load_image(spec.style)
@@ -419,7 +438,8 @@ def score(
     for precision in ("fp32", "bf16") if bf16 else ("fp32",):
         objective = build_objective(weights, settings, photo, painting, size, device, precision)
         with torch.no_grad():
-            found.append(LossValues.from_terms(objective(image.to(device).float())))
+            saved = (image.to(device).float().clamp(0, 1) * 255).round() / 255
+            found.append(LossValues.from_terms(objective(saved)))
     return found[0], found[1] if bf16 else None
 
 

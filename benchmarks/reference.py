@@ -31,7 +31,7 @@ from painterly.runtime import Runtime
 #: Options that change the objective: the reference follows them when given with ``--set``.
 OBJECTIVE_OPTIONS = (
     "content_layers", "style_layers", "style_layer_weights", "content_weight", "style_weight",
-    "learning_rate", "style_scale", "pooling", "tv_weight",
+    "learning_rate", "style_scale", "pooling", "padding", "tv_weight",
 )  # fmt: skip
 #: torch.optim.LBFGS's default history.
 REFERENCE_HISTORY = 100
@@ -112,7 +112,7 @@ def build_objective(
     """
     runtime = Runtime(torch.device(device), precision, channels_last=False)
     layers = [*settings["content_layers"], *settings["style_layers"]]
-    network = Network(weights, layers, runtime, pooling=settings["pooling"])
+    network = Network(weights, layers, runtime, pooling=settings["pooling"], padding=settings["padding"])
     terms = Terms.from_settings(network, settings, blend=(1.0,))
     return Objective(network, terms, photo, [painting], size)
 

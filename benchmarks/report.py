@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import Machine, Measurement, plain
+from benchmarks.measure import Machine, Measurement, plain, time_to_loss
 from benchmarks.reference import OBJECTIVE_OPTIONS, LossValues
 from painterly import options
 from painterly.atomic import write_text_atomically
@@ -31,6 +31,14 @@ class Ratios:
     content_loss: float | None
     style_loss: float | None
     total_loss: float | None
+    # seconds at which each run first reached the reference's final total loss (time-to-loss)
+    painterly_time_to_loss: float | None = None
+    reference_time_to_loss: float | None = None
+
+    @property
+    def time_to_loss(self) -> float | None:
+        """painterly's time-to-loss over the reference's (the speed goal: at most 1/7 on the CPU)."""
+        return _ratio(self.painterly_time_to_loss, self.reference_time_to_loss)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -40,7 +48,10 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def ratios(ours: Measurement, reference: Measurement) -> Ratios:
     """painterly's measurements over the reference's."""
     mine, theirs = ours.final_losses, reference.final_losses
+    target = theirs.total if theirs else None
     return Ratios(
+        painterly_time_to_loss=time_to_loss(ours, target) if target is not None else None,
+        reference_time_to_loss=time_to_loss(reference, target) if target is not None else None,
         seconds_per_evaluation=_ratio(ours.seconds_per_evaluation, reference.seconds_per_evaluation),
         seconds_end_to_end=_ratio(ours.seconds_end_to_end, reference.seconds_end_to_end),
         peak_memory=_ratio(ours.peak_memory_bytes, reference.peak_memory_bytes),
@@ -129,7 +140,7 @@ class SizeEntry:
         if self.reference is not None:
             data["reference"] = self.reference.to_json()
         if self.ratios is not None:
-            data["ratios"] = plain(self.ratios)
+            data["ratios"] = {**plain(self.ratios), "time_to_loss": self.ratios.time_to_loss}
         return data
 
 
@@ -220,6 +231,12 @@ def format_table(report: Report) -> str:
                 size, "ratio p/r", "", _number(r.seconds_per_evaluation), _number(r.seconds_end_to_end),
                 _number(r.peak_memory), "", _number(r.content_loss), _number(r.style_loss),
             ))  # fmt: skip
+            if r.painterly_time_to_loss is not None or r.reference_time_to_loss is not None:
+                rows.append((
+                    size, "time-to-loss",
+                    f"painterly {_number(r.painterly_time_to_loss)} s, reference {_number(r.reference_time_to_loss)} s "
+                    f"to the reference's final total loss; ratio {_number(r.time_to_loss)}",
+                ))  # fmt: skip
         elif entry.reference_skipped:
             rows.append((size, "reference", f"skipped: {entry.reference_skipped}"))
     full = [row for row in rows if len(row) == len(header)]
@@ -259,11 +276,16 @@ def format_table(report: Report) -> str:
 # --reference-from
 
 
+# What older JSON files did not record, as their runs had it (not today's defaults).
+_BEFORE_RECORDED = {"tv_weight": 0.0, "padding": "zeros"}
+
+
 def _objective_as_written(objective: Mapping[str, Any]) -> dict[str, Any]:
-    """An objective summary with the options an older JSON did not record at their defaults
-    (older references ran without them: tv_weight 0)."""
+    """An objective summary with the options an older JSON did not record as its runs had them
+    (tv_weight 0, zero padding)."""
     defaults = options.defaults()
     filled = {name: defaults[name] for name in OBJECTIVE_OPTIONS}
+    filled.update(_BEFORE_RECORDED)
     filled["learning_rate"] = options.DEFAULT_LEARNING_RATES["lbfgs"]
     written: dict[str, Any] = plain({**filled, **objective})
     return written

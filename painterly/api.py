@@ -61,12 +61,14 @@ def stylize(
     weights: str | None = None,
     weights_preprocessing: Literal["auto", "caffe", "torchvision"] = "auto",
     pooling: Literal["avg", "max"] = "avg",
+    padding: Literal["zeros", "reflect", "replicate"] = "zeros",
     content_layers: Sequence[str] = options.PAPER_CONTENT_LAYERS,
     style_layers: Sequence[str] = options.PAPER_STYLE_LAYERS,
     style_layer_weights: Sequence[float] | None = None,
     content_weight: float = 1.0,
     style_weight: float = 1e4,
     optimizer: Literal["lbfgs", "adam"] = "lbfgs",
+    bounds: Literal["inside", "after"] = "inside",
     learning_rate: float | None = None,
     iterations: int = 500,
     init: str = "content",
@@ -197,7 +199,7 @@ def build_network(settings: dict[str, Any], *, progress: ProgressCallback | None
         settings["model"], settings["weights"], settings["weights_preprocessing"], progress=progress
     )
     layers = [*settings["content_layers"], *settings["style_layers"]]
-    return Network(weights, layers, runtime, pooling=settings["pooling"]), reason
+    return Network(weights, layers, runtime, pooling=settings["pooling"], padding=settings["padding"]), reason
 
 
 def plan_run(inputs: Inputs, network: Network, terms: Terms, settings: dict[str, Any]) -> list[Scale]:
@@ -267,6 +269,7 @@ def run_scales(
             learning_rate=options.learning_rate(settings),
             evaluations=scale.evaluations,
             tolerance=settings["tolerance"],
+            bounds=settings["bounds"],
             on_evaluation=recorder,
         )
         check_terms_finite(outcome.best_terms, settings)

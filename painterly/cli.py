@@ -117,14 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_stylize_arguments(arguments: Sequence[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
     """Parse the command line; the preset's values become defaults that explicit options override."""
-    parser = build_parser()
-    preset_probe = argparse.ArgumentParser(add_help=False)
-    preset_probe.add_argument("--preset", choices=sorted(PRESETS))
-    known, _ = preset_probe.parse_known_args(arguments)
-    if known.preset:
-        parser.set_defaults(**PRESETS[known.preset])
-    namespace = parser.parse_args(arguments)
-    return namespace, options.from_namespace(namespace)
+    return options.parse_command_line(build_parser(), arguments)
 
 
 def _stylize_command(arguments: Sequence[str]) -> int:

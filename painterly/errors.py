@@ -6,3 +6,13 @@ class PainterlyError(Exception):
 
     The CLI prints the message (no traceback) and exits with status 2.
     """
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a failure reported beside others (a run of a grid, a picture of a batch): a
+    PainterlyError's message, else the exception's type and its first line."""
+    lines = str(error).strip().splitlines()
+    message = lines[0] if lines else ""
+    if isinstance(error, PainterlyError):
+        return message
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__

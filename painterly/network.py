@@ -11,6 +11,7 @@ here, so a learning rate means the same for every network.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 
@@ -24,12 +25,19 @@ class Network:
     """Frozen VGG features for ``layers`` (any accepted names), truncated after the deepest one."""
 
     def __init__(
-        self, weights: LoadedWeights, layers: Sequence[str], runtime: Runtime, *, pooling: str = "avg"
+        self,
+        weights: LoadedWeights,
+        layers: Sequence[str],
+        runtime: Runtime,
+        *,
+        pooling: str = "avg",
+        padding: Literal["zeros", "reflect", "replicate"] = "zeros",
     ) -> None:
         self.weights = weights
         self.runtime = runtime
         self.layers = tuple(dict.fromkeys(weights.arch.resolve_layer(name) for name in layers))
-        encoder = VGGFeatures(weights.arch, weights.state_dict, self.layers, pooling=pooling).to(runtime.device)
+        encoder = VGGFeatures(weights.arch, weights.state_dict, self.layers, pooling=pooling, padding=padding)
+        encoder = encoder.to(runtime.device)
         if runtime.channels_last:
             encoder = encoder.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.encoder = encoder

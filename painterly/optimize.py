@@ -106,14 +106,19 @@ def optimize_image(
     learning_rate: float,
     evaluations: int,
     tolerance: float | None = None,
+    bounds: str = "inside",
     on_evaluation: Callable[[Evaluation, torch.Tensor], None] | None = None,
 ) -> OptimizationOutcome:
     """Minimise ``objective(image).total`` over the pixels of ``image`` for exactly ``evaluations``.
 
-    ``optimizer`` is ``"lbfgs"`` or ``"adam"`` (checked by :mod:`painterly.options`);
+    ``optimizer`` is ``"lbfgs"`` or ``"adam"`` (checked by :mod:`painterly.options`). ``bounds``
+    "inside": L-BFGS minimises the loss of the image clamped to 0..1 (:func:`_seen_in_range`);
+    "after": it runs unconstrained and the result is clamped (Adam's steps are always projected);
     ``on_evaluation(evaluation, best_image)`` is called after every evaluation.
     """
     tracker = _Tracker(evaluations, tolerance, on_evaluation, time.perf_counter())
+    if bounds == "inside" and optimizer == "lbfgs":
+        objective = _seen_in_range(objective)
     image = initial.detach().clone().requires_grad_(True)
     step = learning_rate
     stop_reason: str | None = None
@@ -145,6 +150,22 @@ def optimize_image(
     if recoveries and stop_reason is None:
         stop_reason = f"recovered {recoveries} time(s) from a non-finite loss by halving the step"
     return OptimizationOutcome(best.clamp(0, 1), tracker.best_terms, tracker.count, stop_reason)
+
+
+def _seen_in_range(objective: Callable[[torch.Tensor], LossTerms]) -> Callable[[torch.Tensor], LossTerms]:
+    """The objective of the image clamped to 0..1: what L-BFGS minimises is the loss of the picture
+    that will be saved, and every evaluated image is a valid one.
+
+    Unconstrained L-BFGS wanders outside 0..1 and clamping its result at the end raised the scored
+    style loss (77 -> 118 at 512 px, Tübingen x Starry Night, on the CPU). Through the clamp, a
+    pixel pushed past a bound stops at it and gets no gradient there, as at an active bound of
+    L-BFGS-B; the line search sees the true loss of each trial image.
+    """
+
+    def evaluate(image: torch.Tensor) -> LossTerms:
+        return objective(image.clamp(0.0, 1.0))
+
+    return evaluate
 
 
 def _evaluate(

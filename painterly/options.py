@@ -41,6 +41,8 @@ MAX_SEED = 2**64 - 1
 #: Words `init` accepts besides an image file.
 INIT_WORDS = ("content", "noise", "style")
 DEFAULT_LEARNING_RATES = {"lbfgs": 1.0, "adam": 0.02}
+#: Where the in-memory images that path options also take (in the API) come from.
+IMAGE_MODULES = ("PIL", "torch", "numpy")
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,9 @@ class Option:
             if self.path and isinstance(value, os.PathLike):
                 return os.fspath(value)
             if self.path and not isinstance(value, str):
-                return value  # an in-memory image (API): described by `jsonable`
+                if type(value).__module__.split(".")[0] in IMAGE_MODULES:
+                    return value  # an in-memory image (API): described by `jsonable`
+                raise PainterlyError(f"{self.label} must be a path, a PIL image or a tensor; got {value!r}")
             if not isinstance(value, str):
                 raise PainterlyError(f"{self.label} must be a string; got {value!r}")
             return value
@@ -245,6 +249,8 @@ OPTIONS: tuple[Option, ...] = (
            path=True),
     Option("weights_preprocessing", Literal["auto", "caffe", "torchvision"], "auto", "input convention of --weights"),
     Option("pooling", Literal["avg", "max"], "avg", "pooling layers (the paper: avg)"),
+    Option("padding", Literal["zeros", "reflect", "replicate"], "zeros",
+           "how the convolutions see past the picture's edge: zeros (the trained network's) paints a frame"),
     Option("content_layers", Layers, PAPER_CONTENT_LAYERS, "layers matched to the photo", "LAYER"),
     Option("style_layers", Layers, PAPER_STYLE_LAYERS, "layers whose Gram matrices match the painting", "LAYER"),
     Option("style_layer_weights", Weights | None, None, "w_l per style layer (default: equal, summing to 1)", "W",
@@ -252,6 +258,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("content_weight", float, 1.0, "alpha, the weight of the content loss", "ALPHA", low=0, common=True),
     Option("style_weight", float, 1e4, "beta, the weight of the style loss", "BETA", low=0, common=True),
     Option("optimizer", Literal["lbfgs", "adam"], "lbfgs", "optimiser of the pixels"),
+    Option("bounds", Literal["inside", "after"], "inside",
+           "L-BFGS and the 0..1 pixel range: inside = optimise the loss of the clamped image (the one saved); "
+           "after = unconstrained, clamped when finished (the classic tools)"),
     Option("learning_rate", float | None, None, "step size on 0..1 RGB pixels (default: lbfgs 1.0, adam 0.02)",
            "LR", low=0, above=True),
     Option("iterations", int, 500, "objective evaluations (forward + backward), all scales together", "N",
@@ -410,6 +419,20 @@ def add_arguments(parser: ArgumentContainer, *, with_defaults: bool = True) -> N
         parser.add_argument(item.flag, **kwargs)
 
 
+def parse_command_line(parser: argparse.ArgumentParser, arguments: Sequence[str]) -> tuple[argparse.Namespace, dict]:
+    """Parse ``arguments`` with ``parser`` (which has ``--preset`` and :func:`add_arguments`'s flags):
+    the preset's values become defaults that options given explicitly override."""
+    from painterly.presets import PRESETS
+
+    probe = argparse.ArgumentParser(add_help=False)
+    probe.add_argument("--preset", choices=sorted(PRESETS))
+    known, _ = probe.parse_known_args(arguments)
+    if known.preset:
+        parser.set_defaults(**PRESETS[known.preset])
+    namespace = parser.parse_args(arguments)
+    return namespace, from_namespace(namespace)
+
+
 def from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
     """The options present in a parsed namespace; lists as tuples, comma-separated words split."""
     found = {}
@@ -465,5 +488,6 @@ __all__ = [
     "learning_rate",
     "option",
     "parse",
+    "parse_command_line",
     "validate",
 ]

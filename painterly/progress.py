@@ -30,7 +30,8 @@ def remaining_seconds(iterate: Iterate, seconds_per_pixel_evaluation: float) -> 
     return remaining_work * seconds_per_pixel_evaluation
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """Seconds as m:ss, or h:mm:ss from an hour."""
     minutes, seconds = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
@@ -39,35 +40,41 @@ def _clock(seconds: float) -> str:
 class EtaEstimate:
     """Seconds left, from the cost per pixel-evaluation measured so far.
 
-    A scale's cost is measured from the end of the previous scale, so that building its targets
-    (one pass over the photo and each painting) counts. Early in a scale its few evaluations say
-    little, so they are blended with the cost of the scales before it, which counts as
-    ``prior_evaluations`` evaluations of the current scale.
+    A scale's first evaluation also builds its targets (a pass over the photo and each painting),
+    so the rate is measured from it onwards. Early in a scale its few evaluations say little, so
+    they are blended with the rate of the scales before it, which counts as ``prior_evaluations``
+    evaluations of the current scale.
     """
 
     def __init__(self, prior_evaluations: int = 10) -> None:
         self.prior_evaluations = prior_evaluations
         self.scale = 0
-        self.scale_began = 0.0  # seconds at the last evaluation of the previous scale
-        self.scale_evaluations = 0
-        self.done_work = 0.0  # pixel-evaluations of the finished scales
-        self.previous = 0.0
-        self.previous_pixels = 0
+        self.first = 0.0  # seconds at the current scale's first evaluation
+        self.evaluations = 0  # at the current scale
+        self.pixels = 0
+        self.last = 0.0
+        self.earlier_seconds = 0.0  # time and pixel-evaluations of the finished scales, first ones excluded
+        self.earlier_work = 0.0
 
     def update(self, iterate: Iterate) -> float:
         """Record ``iterate`` and return the estimated seconds left."""
-        pixels = iterate.height * iterate.width
         if iterate.scale != self.scale:
-            self.done_work += self.scale_evaluations * self.previous_pixels
-            self.scale, self.scale_began, self.scale_evaluations = iterate.scale, self.previous, 0
-        self.scale_evaluations += 1
-        self.previous, self.previous_pixels = iterate.seconds, pixels
-        work = self.scale_evaluations * pixels
-        rate = (iterate.seconds - self.scale_began) / work
-        if self.done_work > 0:  # blend with the finished scales' rate while this scale is young
-            earlier = self.scale_began / self.done_work
-            prior = self.prior_evaluations * pixels
-            rate = (rate * work + earlier * prior) / (work + prior)
+            if self.evaluations > 1:
+                self.earlier_seconds += self.last - self.first
+                self.earlier_work += (self.evaluations - 1) * self.pixels
+            self.scale, self.first, self.evaluations = iterate.scale, iterate.seconds, 0
+            self.pixels = iterate.height * iterate.width
+        self.evaluations += 1
+        self.last = iterate.seconds
+        work = (self.evaluations - 1) * self.pixels
+        earlier = self.earlier_seconds / self.earlier_work if self.earlier_work else None
+        if work == 0:
+            rate = earlier if earlier is not None else iterate.seconds / self.pixels
+        elif earlier is None:
+            rate = (iterate.seconds - self.first) / work
+        else:
+            prior = self.prior_evaluations * self.pixels
+            rate = (iterate.seconds - self.first + earlier * prior) / (work + prior)
         return remaining_seconds(iterate, rate)
 
 
@@ -101,7 +108,7 @@ class StylizeProgress:
             )
         self.bar.set_description_str(f"scale {iterate.scale}/{iterate.scales} {iterate.width}x{iterate.height}")
         self.bar.set_postfix_str(
-            f"ETA {_clock(eta)}, content {iterate.content_loss:.3g}, style {iterate.style_loss:.3g}",
+            f"ETA {clock(eta)}, content {iterate.content_loss:.3g}, style {iterate.style_loss:.3g}",
             refresh=False,
         )
         self.bar.update(iterate.evaluation - self.bar.n)
@@ -115,7 +122,7 @@ class StylizeProgress:
             f"evaluation {iterate.evaluation}/{iterate.total_evaluations} "
             f"(scale {iterate.scale}/{iterate.scales}, {iterate.width}x{iterate.height}) "
             f"content {iterate.content_loss:.4g} style {iterate.style_loss:.4g} "
-            f"total {iterate.total_loss:.4g}, {iterate.seconds:.0f} s, ETA {_clock(eta)}",
+            f"total {iterate.total_loss:.4g}, {iterate.seconds:.0f} s, ETA {clock(eta)}",
             file=self.stream,
             flush=True,
         )

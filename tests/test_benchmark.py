@@ -258,3 +258,14 @@ def test_an_invalid_set_is_refused_before_anything_runs(
     assert cli.main([*arguments, "--set", "style_layer_weights=1,2,3"]) == 2
     assert "3 style layer weights for 5 style layers" in capsys.readouterr().err
     assert not (tmp_path / "b.json").exists()
+
+
+def test_time_to_loss_is_the_first_time_at_or_below_the_target() -> None:
+    from benchmarks.measure import Measurement, time_to_loss
+
+    run = Measurement(kind="painterly", size=64, final_scale_losses=((1.0, 10.0), (2.5, 5.0), (3.0, 4.0)))
+    assert time_to_loss(run, 5.0) == 2.5
+    assert time_to_loss(run, 3.0) is None
+    assert time_to_loss(Measurement(kind="reference", size=64), 1.0) is None
+    again = Measurement.from_json(run.to_json())
+    assert again.final_scale_losses == run.final_scale_losses

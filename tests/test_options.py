@@ -115,3 +115,11 @@ def test_options_without_defaults_are_left_out_of_the_namespace() -> None:
     options.add_arguments(parser, with_defaults=False)
     namespace = parser.parse_args(["--size", "64", "--style-layers", "conv1_1,conv2_1", "relu3_1"])
     assert options.from_namespace(namespace) == {"size": 64, "style_layers": ("conv1_1", "conv2_1", "relu3_1")}
+
+
+def test_the_readme_lists_every_option() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for option in options.OPTIONS:
+        assert f"`{option.flag}" in readme, option.flag

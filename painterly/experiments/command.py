@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="runs in parallel processes (default: 1)")
     parser.add_argument(
+        "--executor", choices=("local", "ray"), default="local",
+        help="local: here or in --jobs processes; ray: one Ray task per run (pip install 'painterly[ray]')",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ray-address", metavar="ADDRESS", help="an existing Ray cluster (auto, ray://HEAD:10001); default: local"
+    )
+    parser.add_argument(
         "--spike-factor", type=float, metavar="X",
         help="a spike is a loss above X times its running minimum (default: the spec's, else 2)",
     )  # fmt: skip
@@ -77,6 +84,8 @@ def experiment_command(arguments: Sequence[str]) -> int:
         raise PainterlyError(f"--reach-within must be between 0 and 1 (0.05 is 5 %); got {reach_within:g}")
     if namespace.jobs < 1:
         raise PainterlyError(f"--jobs must be at least 1; got {namespace.jobs}")
+    if namespace.ray_address and namespace.executor != "ray":
+        raise PainterlyError("--ray-address needs --executor ray")
     out = Path(namespace.out)
     if out.exists() and not out.is_dir():
         raise PainterlyError(f"--out {out} is a file; give a folder")
@@ -101,7 +110,10 @@ def experiment_command(arguments: Sequence[str]) -> int:
 
     progress = GridProgress(sys.stderr, quiet=namespace.quiet)
     try:
-        outcome = run_grid(runs, jobs=namespace.jobs, events=progress, rerun_stale=namespace.rerun_stale)
+        outcome = run_grid(
+            runs, jobs=namespace.jobs, events=progress, rerun_stale=namespace.rerun_stale,
+            executor=namespace.executor, ray_address=namespace.ray_address,
+        )  # fmt: skip
         progress.close()
         if outcome.failed:
             for run, error in outcome.failed:

@@ -19,7 +19,7 @@ import painterly
 from painterly import options as schema
 from painterly.errors import PainterlyError
 from painterly.experiments.spec import PATH_OPTIONS, Pair, Setting, Spec, check_ranges
-from painterly.models.download import sha256_of_file
+from painterly.hashing import sha256_of_file
 from painterly.models.vgg import VGGArchitecture
 from painterly.network import load_weights
 from painterly.runtime import resolve_runtime
@@ -127,8 +127,5 @@ def resolve_network(model: str, weights: str | None) -> Network:
 def _sha256(path: Path, cache: dict[str, str]) -> str:
     text = str(path)
     if text not in cache:
-        try:
-            cache[text] = sha256_of_file(path)
-        except OSError as error:
-            raise PainterlyError(f"cannot read {path}: {error.strerror or error}") from None
+        cache[text] = sha256_of_file(path)
     return cache[text]

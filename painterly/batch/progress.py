@@ -1,0 +1,54 @@
+"""Progress of a batch: one bar over all its pictures on a terminal, else a line per picture.
+
+The bar's postfix follows the picture being computed (its evaluations), so a long picture is
+not mistaken for a hang; the rate and ETA are tqdm's, per picture.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from tqdm import tqdm
+
+
+class BatchProgress:
+    """``start(total)``, then ``evaluation(...)`` during a picture and ``picture(...)`` after each."""
+
+    def __init__(self, stream: TextIO, *, quiet: bool = False) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.interactive = stream.isatty() and not quiet
+        self.bar: tqdm | None = None
+        self.total = 0
+        self.done = 0
+
+    def say(self, text: str) -> None:
+        """A line that does not break the bar (errors are printed even when quiet)."""
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def start(self, total: int) -> None:
+        self.total = total
+        if self.interactive and total:
+            self.bar = tqdm(total=total, file=self.stream, unit="picture", dynamic_ncols=True, desc="batch")
+
+    def evaluation(self, name: str, evaluation: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{name}: {evaluation}/{total}", refresh=evaluation == 1)
+
+    def picture(self, name: str, line: str, *, failed: bool = False) -> None:
+        """One picture ended (written or failed): advance the bar, or print its line."""
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            if failed:
+                self.say(line)
+        elif failed or not self.quiet:
+            self.say(f"[{self.done}/{self.total}] {line}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,79 @@
+"""The picture-quality measures and the box-constrained L-BFGS (issue 12)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from painterly.losses import LossTerms
+from painterly.optimize import optimize_image
+from painterly.quality import border_ratio, flattest_tiles, laplacian, ripple
+
+
+def smooth_photo(height: int = 96, width: int = 128) -> torch.Tensor:
+    y = torch.linspace(0, 1, height).view(-1, 1).expand(height, width)
+    x = torch.linspace(0, 1, width).view(1, -1).expand(height, width)
+    return torch.stack([0.3 + 0.4 * x, 0.5 * y + 0.2, 0.6 - 0.3 * x * y]).unsqueeze(0)
+
+
+def test_laplacian_by_hand() -> None:
+    image = torch.zeros(1, 3, 3, 3)
+    image[..., 1, 1] = 1.0
+    assert laplacian(image).item() == pytest.approx(4.0, rel=1e-6)
+
+
+def test_border_ratio_is_one_for_the_photo_and_grows_with_a_frame() -> None:
+    generator = torch.Generator().manual_seed(0)
+    photo = (smooth_photo() + 0.05 * torch.rand(1, 3, 96, 128, generator=generator)).clamp(0, 1)
+    assert border_ratio(photo, photo) == pytest.approx(1.0)
+    framed = photo.clone()
+    noise = 0.3 * torch.rand(1, 3, 96, 128, generator=generator)
+    framed[..., :8, :] += noise[..., :8, :]
+    framed[..., -8:, :] += noise[..., -8:, :]
+    assert border_ratio(framed.clamp(0, 1), photo) > 2.0
+
+
+def test_ripple_tells_a_regular_pattern_from_irregular_texture() -> None:
+    photo = smooth_photo()
+    height, width = photo.shape[-2:]
+    y = torch.arange(height).view(-1, 1).float()
+    x = torch.arange(width).view(1, -1).float()
+    regular = (photo + 0.05 * torch.sin(2 * math.pi * (x / 6 + y / 9))).clamp(0, 1)
+    noise = torch.randn(1, 3, height, width, generator=torch.Generator().manual_seed(1))
+    irregular = (photo + 0.05 * noise).clamp(0, 1)
+    regular_found, irregular_found = ripple(regular, photo), ripple(irregular, photo)
+    assert regular_found.peak > 5 * irregular_found.peak
+    assert regular_found.energy > 0.01 and ripple(photo, photo).energy < 1e-3
+
+
+def test_flattest_tiles_avoid_the_busy_half() -> None:
+    photo = smooth_photo()
+    photo[..., :, 64:] += 0.2 * torch.rand(1, 3, 96, 64, generator=torch.Generator().manual_seed(2))
+    (_, left), *_ = flattest_tiles(photo, count=2)
+    assert left + 48 <= 64
+
+
+def test_bounds_inside_optimises_the_loss_of_the_clamped_image() -> None:
+    """The minimum of |x - target|^2 lies outside 0..1: "inside" ends at the clamped target, and the
+    loss it reports is the loss of the image it returns; "after" reports an unclamped loss."""
+    target = torch.tensor([1.7, -0.4, 0.3, 0.9, 2.0, -3.0]).view(1, 1, 2, 3)
+    seen: list[torch.Tensor] = []
+
+    def objective(image: torch.Tensor) -> LossTerms:
+        seen.append(image.detach().clone())
+        loss = (image - target).pow(2).sum()
+        return LossTerms(content=loss, style=torch.zeros(()), total=loss)
+
+    inside = optimize_image(torch.full((1, 1, 2, 3), 0.5), objective, optimizer="lbfgs", learning_rate=1.0,
+                            evaluations=30, bounds="inside")  # fmt: skip
+    assert all(bool(((image >= 0) & (image <= 1)).all()) for image in seen)
+    assert torch.allclose(inside.best_image, target.clamp(0, 1), atol=1e-4)
+    assert inside.best_terms is not None
+    assert float(inside.best_terms.total) == pytest.approx(float((inside.best_image - target).pow(2).sum()), rel=1e-5)
+    seen.clear()
+    after = optimize_image(torch.full((1, 1, 2, 3), 0.5), objective, optimizer="lbfgs", learning_rate=1.0,
+                           evaluations=30, bounds="after")  # fmt: skip
+    assert any(bool(((image < 0) | (image > 1)).any()) for image in seen)
+    assert after.best_terms is not None and float(after.best_terms.total) < 1e-6
