@@ -143,4 +143,3 @@ def minimize_lbfgs(
         loss, grad, step, _ = _strong_wolfe(evaluate_along, start, step, direction, loss, grad, slope)
         with torch.no_grad():
             image.view(-1).copy_(start).add_(direction, alpha=step)
-
