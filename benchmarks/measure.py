@@ -37,7 +37,7 @@ from benchmarks.reference import (
 )
 from painterly import stylize
 from painterly.errors import PainterlyError
-from painterly.image import load_image
+from painterly.image import image_size, load_image
 from painterly.memory import RunShape, available_bytes, estimate_peak_bytes
 from painterly.models.weights import LoadedWeights
 from painterly.result import HistoryRecord, StylizeResult
@@ -247,14 +247,6 @@ class _Timed:
     result: StylizeResult | None  # painterly's; None for the reference
     totals: tuple[float, ...] = ()  # the total losses of those evaluations
 
-    @property
-    def height(self) -> int:
-        return int(self.image.shape[-2])
-
-    @property
-    def width(self) -> int:
-        return int(self.image.shape[-1])
-
 
 def _rss(key: str) -> int | None:
     try:
@@ -367,7 +359,7 @@ def run_one(spec: RunSpec) -> Measurement:
 
     settings = objective_settings(spec.overrides, spec.size)
     weights = load_network_weights(spec.model, spec.weights, spec.overrides)
-    height, width, outcome = timed.height, timed.width, timed.result
+    (height, width), outcome = image_size(timed.image), timed.result
     if outcome is not None:
         precision = str(outcome.settings["precision"])
         final_scale = outcome.history[-1].scale if outcome.history else 0

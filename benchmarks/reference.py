@@ -62,14 +62,6 @@ class ReferenceRun:
     seconds: tuple[float, ...]  # of every evaluation, since the optimisation started
     losses: tuple[LossValues, ...]  # of every evaluation, in order
 
-    @property
-    def height(self) -> int:
-        return int(self.image.shape[-2])
-
-    @property
-    def width(self) -> int:
-        return int(self.image.shape[-1])
-
 
 def objective_settings(overrides: Mapping[str, Any], size: int | None = None) -> dict[str, Any]:
     """Validated options (:func:`painterly.options.validate`): painterly's defaults with the

@@ -6,8 +6,6 @@ import torch
 
 from painterly.image import image_size, load_image, resize
 
-INIT_CHOICES = ("content", "noise", "style")
-
 
 def cover_and_crop(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Scale `image` to cover height x width without stretching, then crop the centre."""

@@ -45,12 +45,10 @@ from painterly.lbfgs import HISTORY_BYTES, MAX_HISTORY, MIN_HISTORY
 from painterly.models.vgg import VGGArchitecture
 from painterly.options import MAX_SIZE, MIN_SIDE
 
-# The smallest output worth suggesting.
-SMALLEST_SIZE = MIN_SIDE
 # The longest side a painting may be scaled to by --style-scale: the largest --size (the option
 # checks in painterly.options refuse the same). Beyond it the style targets alone need tens of
 # GB; check_fits refuses it for API callers too, naming --style-scale rather than memory.
-MAX_PAINTING_SIDE = MAX_SIZE
+MAX_PAINTING_SIDE = MAX_SIZE  # the same limit as --size (named for what it bounds here)
 # Where the kernel's files are (/proc, /sys); tests pass, or put here, a fake tree instead.
 SYSTEM_ROOT = Path("/")
 # cgroup v1 writes "no limit" as a huge number (PAGE_COUNTER_MAX pages): treat anything above as none.
@@ -338,9 +336,9 @@ def largest_fitting_size(run: RunShape, height: int, width: int, *, available: i
         h, w = max(1, round(long_side * aspect_h)), max(1, round(long_side * aspect_w))
         return estimate_peak_bytes(run, h, w) <= available
 
-    if not fits(SMALLEST_SIZE):
+    if not fits(MIN_SIDE):
         return 0
-    low, high = SMALLEST_SIZE, SMALLEST_SIZE * 2
+    low, high = MIN_SIDE, MIN_SIDE * 2
     while fits(high):
         low, high = high, high * 2
         if high > 2**20:
@@ -349,7 +347,7 @@ def largest_fitting_size(run: RunShape, height: int, width: int, *, available: i
         middle = (low + high) // 2
         low, high = (middle, high) if fits(middle) else (low, middle)
     step = 100 if low >= 1000 else 10 if low >= 100 else 1
-    return max(SMALLEST_SIZE, low // step * step)
+    return max(MIN_SIDE, low // step * step)
 
 
 def check_fits(run: RunShape, height: int, width: int, *, available: int | None = None) -> None:
@@ -393,7 +391,7 @@ def _size_advice(run: RunShape, height: int, width: int, free: int) -> str:
     if largest:
         advice = f"the largest size that fits is about {largest} px (use --size {largest}{other})"
     else:
-        advice = f"not even {SMALLEST_SIZE} px fits; free some memory{other.replace(' or', ', or use')}"
+        advice = f"not even {MIN_SIDE} px fits; free some memory{other.replace(' or', ', or use')}"
     if run.optimizer == "lbfgs" and estimate_peak_bytes(replace(run, optimizer="adam"), height, width) <= free:
         advice += "; --optimizer adam would fit at this size"
     return advice

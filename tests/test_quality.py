@@ -77,3 +77,40 @@ def test_bounds_inside_optimises_the_loss_of_the_clamped_image() -> None:
                            evaluations=30, bounds="after")  # fmt: skip
     assert any(bool(((image < 0) | (image > 1)).any()) for image in seen)
     assert after.best_terms is not None and float(after.best_terms.total) < 1e-6
+
+
+@pytest.mark.parametrize("padding", ["reflect", "replicate"])
+def test_padding_modes_paint_a_picture_of_their_own(tiny_weights, small_images, padding: str) -> None:
+    from painterly import stylize
+
+    content, style = small_images
+    options = {"weights": str(tiny_weights), "size": 32, "iterations": 4, "precision": "fp32", "device": "cpu"}
+    zeros = stylize(content, style, padding="zeros", **options)
+    other = stylize(content, style, padding=padding, **options)
+    assert other.settings["padding"] == padding
+    assert torch.isfinite(other.image).all() and not torch.equal(zeros.image, other.image)
+
+
+def test_bounds_inside_reports_the_loss_of_the_returned_picture(tiny_weights, small_images) -> None:
+    """With the default bounds the final losses are those of the picture returned (in range);
+    with "after" they are those of an unclamped iterate, which the returned picture does not have."""
+    from painterly import options, stylize
+    from painterly.image import load_image
+    from painterly.models.weights import load_weights_file
+    from painterly.network import Network
+    from painterly.objective import Objective, Terms
+    from painterly.runtime import resolve_runtime
+
+    content, style = small_images
+    chosen = {"weights": str(tiny_weights), "size": 32, "iterations": 12, "precision": "fp32", "device": "cpu",
+              "scales": 1, "style_weight": 1e7, "learning_rate": 5.0}  # fmt: skip
+    settings = options.validate(chosen)
+    network = Network(load_weights_file(str(tiny_weights)), [*settings["content_layers"], *settings["style_layers"]],
+                      resolve_runtime("cpu", "fp32"))  # fmt: skip
+    terms = Terms.from_settings(network, settings, blend=(1.0,))
+    for bounds, same in (("inside", True), ("after", False)):
+        result = stylize(content, style, bounds=bounds, **chosen)
+        objective = Objective(network, terms, load_image(content), [load_image(style)], tuple(result.image.shape[-2:]))
+        with torch.no_grad():
+            scored = float(objective(result.image).total)
+        assert (scored == pytest.approx(result.final_losses["total"], rel=1e-4)) is same, bounds

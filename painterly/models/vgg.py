@@ -176,6 +176,23 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], arch: VGGArchitectu
             raise PainterlyError(f"weight {key} contains NaN or infinite values; the file is corrupt")
 
 
+class EdgePad(nn.Module):
+    """One pixel of padding before a 3x3 convolution, by reflection or replication of the edge.
+
+    Zero padding (what the network was trained with) shows the network a dark frame around every
+    picture. A map of 1 px on a side (conv5 of a 16 px picture) has nothing to reflect, so it is
+    replicated there.
+    """
+
+    def __init__(self, mode: Literal["reflect", "replicate"]) -> None:
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mode = self.mode if min(x.shape[-2:]) > 1 else "replicate"
+        return nn.functional.pad(x, (1, 1, 1, 1), mode=mode)
+
+
 class VGGFeatures(nn.Module):
     """A frozen VGG trunk, truncated after the deepest requested layer.
 
@@ -202,8 +219,12 @@ class VGGFeatures(nn.Module):
         for name in arch.layer_names()[: deepest + 1]:
             if name.startswith("relu"):
                 out_channels = arch.channels[int(name[4]) - 1]
-                conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, padding_mode=padding)
-                self.stages[name] = nn.Sequential(conv, nn.ReLU(inplace=True))
+                if padding == "zeros":
+                    conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+                    self.stages[name] = nn.Sequential(conv, nn.ReLU(inplace=True))
+                else:
+                    conv = nn.Conv2d(in_channels, out_channels, 3, padding=0)
+                    self.stages[name] = nn.Sequential(EdgePad(padding), conv, nn.ReLU(inplace=True))
                 in_channels = out_channels
             elif pooling == "avg":
                 self.stages[name] = nn.AvgPool2d(2, 2)
@@ -219,7 +240,7 @@ class VGGFeatures(nn.Module):
             for name, stage in self.stages.items():
                 if name.startswith("relu"):
                     assert isinstance(stage, nn.Sequential)
-                    conv = stage[0]
+                    conv = stage[-2]
                     assert isinstance(conv, nn.Conv2d) and conv.bias is not None
                     key = "conv" + name[len("relu") :]
                     conv.weight.copy_(state_dict[f"{key}.weight"])

@@ -251,7 +251,8 @@ function show(job) {
     ? `content ${fmt(progress.content_loss)} · style ${fmt(progress.style_loss)} · total ${fmt(progress.total_loss)}` : "";
   $("stat-eta").textContent = job.state === "running" && progress.eta !== undefined ? `ETA ${clock(progress.eta)}`
     : (job.state === "finished" && progress.seconds ? `took ${clock(progress.seconds)}` : "");
-  $("bar-fill").style.width = progress.total ? `${(100 * progress.evaluation) / progress.total}%` : "0";
+  const done = job.state === "finished" ? 1 : (progress.total ? progress.evaluation / progress.total : 0);
+  $("bar-fill").style.width = `${100 * done}%`;
   $("job-message").textContent = job.message || "";
   const content = withToken(job.urls.content);
   if ($("show-content").getAttribute("src") !== content) $("show-content").src = content;
