@@ -60,7 +60,7 @@ class Entry:
             "content_loss": self.final_losses.get("content", ""),
             "style_loss": self.final_losses.get("style", ""),
             "total_loss": self.final_losses.get("total", ""),
-            "seconds": f"{self.seconds:.2f}",
+            "seconds": f"{self.seconds:.4g}",  # four digits: a tiny run takes milliseconds
         }
 
 
