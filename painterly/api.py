@@ -29,6 +29,7 @@ from painterly.errors import PainterlyError
 from painterly.image import ImageSource, fit_long_side, image_size, load_image, resize
 from painterly.initialization import initial_image, upsample_result
 from painterly.losses import LossTerms
+from painterly.margin import Canvas, scaled_margin
 from painterly.masks import RegionMasks, load_region_masks
 from painterly.memory import RunShape, check_fits
 from painterly.models.weights import ProgressCallback
@@ -62,9 +63,11 @@ def stylize(
     weights_preprocessing: Literal["auto", "caffe", "torchvision"] = "auto",
     pooling: Literal["avg", "max"] = "avg",
     padding: Literal["zeros", "reflect", "replicate"] = "zeros",
+    margin: int = 8,
     content_layers: Sequence[str] = options.PAPER_CONTENT_LAYERS,
     style_layers: Sequence[str] = options.PAPER_STYLE_LAYERS,
     style_layer_weights: Sequence[float] | None = None,
+    style_loss: Literal["gram", "w2"] = "gram",
     content_weight: float = 1.0,
     style_weight: float = 1e4,
     optimizer: Literal["lbfgs", "adam"] = "lbfgs",
@@ -130,7 +133,13 @@ def stylize_with(
         "precision": network.runtime.precision,
     }
     total = settings["iterations"]
-    recorder = Recorder(plan, total, inputs.finish, callback, network=reason or network.description)
+    canvases = {canvas.size: canvas for canvas in scale_canvases(plan, settings["margin"])}
+
+    def crop(pixels: torch.Tensor) -> torch.Tensor:
+        canvas = canvases.get(image_size(pixels))
+        return pixels if canvas is None else canvas.crop(pixels)
+
+    recorder = Recorder(plan, total, inputs.finish, callback, network=reason or network.description, crop=crop)
     best, final_terms, stop_reason = run_scales(
         inputs, network, terms, plan, settings, recorder, start=start, extra_loss=extra_loss
     )
@@ -210,14 +219,21 @@ def plan_run(inputs: Inputs, network: Network, terms: Terms, settings: dict[str,
     if min(height, width) < options.MIN_SIDE:
         raise PainterlyError(_too_narrow(photo_height, photo_width, settings["size"]))
     plan = plan_scales(height, width, settings["iterations"], settings["scales"])
+    margin = settings["margin"]  # the final scale's, on every side
     memory = RunShape(
         network.arch, list(terms.layers), network.runtime.precision, settings["optimizer"],
         final_evaluations=plan[-1].evaluations, content_layers=list(terms.content_layers),
         channels_last=network.runtime.channels_last, pooling=settings["pooling"],
         device_type=network.runtime.device.type, style_scale=settings["style_scale"],
     )  # fmt: skip
-    check_fits(memory, height, width)
+    check_fits(memory, height + 2 * margin, width + 2 * margin)
     return plan
+
+
+def scale_canvases(plan: list[Scale], margin: int) -> list[Canvas]:
+    """The canvas of each scale: its size and ``margin`` scaled like it (:mod:`painterly.margin`)."""
+    final = plan[-1].long_side
+    return [Canvas(scale.height, scale.width, scaled_margin(margin, scale.long_side, final)) for scale in plan]
 
 
 def _too_narrow(height: int, width: int, size: int) -> str:
@@ -244,16 +260,21 @@ def run_scales(
     """Optimise at each scale, coarse to fine: the best pixels, their losses and why it stopped early.
 
     The first scale starts from ``start`` resized, if given, else from the ``init`` option; each
-    later scale from the coarser result (:func:`~painterly.initialization.upsample_result`).
+    later scale from the coarser result (:func:`~painterly.initialization.upsample_result`). With a
+    margin each scale optimises a canvas around the picture, started mirrored at the picture's
+    edges, and hands on the picture without it.
     """
     generator = torch.Generator().manual_seed(settings["seed"])
     current: torch.Tensor | None = None
     final_terms: LossTerms | None = None
     stop_reasons: list[str] = []
-    for index, scale in enumerate(plan, start=1):
-        size = (scale.height, scale.width)
+    canvases = scale_canvases(plan, settings["margin"])
+    for index, (scale, canvas) in enumerate(zip(plan, canvases, strict=True), start=1):
+        size = canvas.inner
         extra = extra_loss(size) if extra_loss is not None else None
-        objective = Objective(network, terms, inputs.photo, inputs.paintings, size, inputs.masks, extra=extra)
+        objective = Objective(
+            network, terms, inputs.photo, inputs.paintings, size, inputs.masks, extra=extra, margin=canvas.margin
+        )
         evaluate = objective if settings["compile"] == "off" else objective.compiled(settings["compile"])
         if current is not None:
             first = upsample_result(current.cpu(), inputs.photo, size)
@@ -263,7 +284,7 @@ def run_scales(
             first = initial_image(settings["init"], inputs.photo, inputs.paintings[0], *size, generator)
         recorder.start_scale(index)
         outcome = optimize_image(
-            first.to(network.runtime.device),
+            canvas.pad(first).to(network.runtime.device),
             evaluate,
             optimizer=settings["optimizer"],
             learning_rate=options.learning_rate(settings),
@@ -273,7 +294,7 @@ def run_scales(
             on_evaluation=recorder,
         )
         check_terms_finite(outcome.best_terms, settings)
-        current, final_terms = outcome.best_image, outcome.best_terms
+        current, final_terms = canvas.crop(outcome.best_image), outcome.best_terms
         if outcome.stop_reason:
             stop_reasons.append(f"scale {index}: {outcome.stop_reason}" if len(plan) > 1 else outcome.stop_reason)
             if "NaN" in outcome.stop_reason:

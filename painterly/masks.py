@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from painterly.errors import PainterlyError
 from painterly.image import ImageSource, image_size, load_image, resize
+from painterly.margin import pad_image
 
 # The aspect ratio of a mask may differ from the photo's by this much (relative) plus one pixel.
 ASPECT_TOLERANCE = 0.01
@@ -98,6 +99,20 @@ class RegionMasks:
             else:
                 regions.append(mask if free is None else mask * free)
         return regions
+
+    def framed(self, size: tuple[int, int], margin: int) -> RegionMasks:
+        """These masks resized to ``size`` with ``margin`` pixels replicated around them (a canvas, see
+        :mod:`painterly.margin`): a region reaching the picture's edge goes on into the margin."""
+        if not self.active or margin <= 0:
+            return self
+
+        def fit(mask: torch.Tensor) -> torch.Tensor:
+            return pad_image(resize_mask(mask, size), margin, mode="replicate")
+
+        return RegionMasks(
+            None if self.style is None else tuple(fit(mask) for mask in self.style),
+            None if self.keep is None else fit(self.keep),
+        )
 
     def compositor(self, photo: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """A function that composites images of any size with `photo` (full size, resized once per size)."""

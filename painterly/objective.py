@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import torch
 
 from painterly.errors import PainterlyError
 from painterly.image import fit_long_side, image_size, resize
 from painterly.losses import LossTerms, StyleObjective, total_variation
+from painterly.margin import Canvas
 from painterly.masks import RegionMasks
 from painterly.network import Network, resolve_layers
 from painterly.options import MIN_SIDE
-from painterly.styles import gram_per_position, style_targets
+from painterly.styles import painting_statistic, style_targets
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Terms:
     tv_weight: float = 0.0
     style_scale: float = 1.0  # the painting's long side over the output's
     blend: tuple[float, ...] = (1.0,)  # per painting: blend weights, or region strengths with masks
+    style_loss: Literal["gram", "w2"] = "gram"  # the paper's Gram loss, or Wasserstein-2 (painterly.losses)
 
     @classmethod
     def from_settings(cls, network: Network, settings: Mapping[str, Any], blend: Sequence[float]) -> Terms:
@@ -63,6 +65,7 @@ class Terms:
             tv_weight=float(settings["tv_weight"]),
             style_scale=float(settings["style_scale"]),
             blend=tuple(blend),
+            style_loss=settings.get("style_loss", "gram"),  # settings recorded before the option: gram
         )
 
     @property
@@ -87,7 +90,12 @@ def painting_size(height: int, width: int, long_side: int) -> tuple[int, int]:
 
 class Objective:
     """The loss at one size ``(height, width)``: targets from the photo at this size and the paintings
-    scaled alike. Call it on the image (1, 3, H, W), RGB 0..1, on the network's device."""
+    scaled alike. Call it on the image (1, 3, H, W), RGB 0..1, on the network's device.
+
+    With a ``margin`` the image is a canvas of ``(height + 2 margin, width + 2 margin)``: the photo
+    and the masks are mirrored (replicated) into the margin, the paintings are scaled to the
+    picture's size, the style loss and the ``extra`` term see the picture without its margin, and
+    the content loss the whole canvas (:mod:`painterly.margin`)."""
 
     def __init__(
         self,
@@ -99,25 +107,34 @@ class Objective:
         masks: RegionMasks | None = None,
         *,
         extra: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        margin: int = 0,
     ) -> None:
         masks = masks or RegionMasks()
         self.extra = extra
+        self.canvas = Canvas(*size, margin)
         device = network.runtime.device
         self.network = network
         self.terms = terms
         style_names = list(terms.style_layer_weights)
+        if margin > 0:
+            photo = self.canvas.pad(resize(photo, size))
+            masks = masks.framed(size, margin)
         with torch.no_grad():
-            photo_features = network(resize(photo, size).to(device))
+            photo_features = network(resize(photo, self.canvas.size).to(device))
             style_long_side = max(MIN_SIDE // 2, round(terms.style_scale * max(size)))
             painting_grams = []
             for painting in paintings:
                 shape = painting_size(*image_size(painting), style_long_side)
                 features = network(resize(painting, shape).to(device))
-                painting_grams.append({name: gram_per_position(features[name]) for name in style_names})
+                painting_grams.append(
+                    {name: painting_statistic(features[name], terms.style_loss) for name in style_names}
+                )
                 del features
             targets, regions = style_targets(
-                painting_grams, terms.blend, photo_features, masks.style_regions(size), style_names
+                painting_grams, terms.blend, photo_features, self._style_regions(masks), style_names
             )
+            if margin > 0:  # each region's loss as the picture's own, not diluted by the margin's share
+                regions = tuple(replace(region, weight=region.weight / self.canvas.share) for region in regions)
             self.losses = StyleObjective(
                 content_targets={name: photo_features[name].float() for name in terms.content_layers},
                 style_targets=targets,
@@ -128,6 +145,14 @@ class Objective:
             )
         self.composite = masks.compositor(photo)
 
+    def _style_regions(self, masks: RegionMasks) -> list[torch.Tensor] | None:
+        """The style regions at the canvas's size; with a margin, inside the picture only."""
+        regions = masks.style_regions(self.canvas.size)
+        if self.canvas.margin == 0:
+            return regions
+        inside = self.canvas.inside()
+        return [inside] if regions is None else [region * inside for region in regions]
+
     def __call__(self, image: torch.Tensor) -> LossTerms:
         seen = self.composite(image)
         terms = self.losses(self.network(seen))
@@ -135,7 +160,8 @@ class Objective:
             tv = total_variation(seen)
             terms = LossTerms(terms.content, terms.style, terms.total + self.terms.tv_weight * tv, tv=tv)
         if self.extra is not None:
-            terms = LossTerms(terms.content, terms.style, terms.total + self.extra(seen), tv=terms.tv)
+            extra = self.extra(self.canvas.crop(seen))
+            terms = LossTerms(terms.content, terms.style, terms.total + extra, tv=terms.tv)
         return terms
 
     def compiled(self, mode: str) -> Callable[[torch.Tensor], LossTerms]:

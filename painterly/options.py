@@ -251,10 +251,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("pooling", Literal["avg", "max"], "avg", "pooling layers (the paper: avg)"),
     Option("padding", Literal["zeros", "reflect", "replicate"], "zeros",
            "how the convolutions see past the picture's edge: zeros (the trained network's) paints a frame"),
+    Option("margin", int, 8,
+           "pixels optimised around the picture on every side (at the output's size) and cropped at the "
+           "end, so that the frayed frame falls outside the picture; 0 = none, the paper's",
+           "PX", low=0, high=256),
     Option("content_layers", Layers, PAPER_CONTENT_LAYERS, "layers matched to the photo", "LAYER"),
     Option("style_layers", Layers, PAPER_STYLE_LAYERS, "layers whose Gram matrices match the painting", "LAYER"),
     Option("style_layer_weights", Weights | None, None, "w_l per style layer (default: equal, summing to 1)", "W",
            low=0),
+    Option("style_loss", Literal["gram", "w2"], "gram",
+           "what the style layers match: gram = the paper's Gram matrices; w2 = each layer's feature mean and "
+           "covariance, by the squared Wasserstein-2 distance between Gaussians per filter (crowsonkb's)"),
     Option("content_weight", float, 1.0, "alpha, the weight of the content loss", "ALPHA", low=0, common=True),
     Option("style_weight", float, 1e4, "beta, the weight of the style loss", "BETA", low=0, common=True),
     Option("optimizer", Literal["lbfgs", "adam"], "lbfgs", "optimiser of the pixels"),

@@ -18,7 +18,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         "scales": 1,
         "precision": "fp32",
         "pooling": "avg",
+        "padding": "zeros",
+        "margin": 0,
         "tolerance": None,
+    },
+    # Bolder brushwork: the painting's large strokes and swirls over the photo's flat areas, at a
+    # hundred times the default style weight (alpha/beta = 1e-6). Measured in docs/quality.md: it
+    # also replaces the regular ripple the default paints in flat skies with strokes.
+    "bold": {
+        "style_weight": 1e6,
     },
     # The reference study this product grew from: alpha 0.1, beta 1e6, L-BFGS at lr 0.8.
     "study": {

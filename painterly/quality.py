@@ -5,6 +5,8 @@
   ``band`` pixels over that of the interior, for the picture, divided by the same ratio for the
   photo: about 1 when the border is as busy as the inside (relative to the photo), 1.3-2.2 for the
   frayed frames seen with zero padding.
+  :func:`edge_bands` compares each side's band with the band just inside it instead (the same
+  part of the photo), which a photo's calm edges do not confound.
 - **Ripple** (:func:`ripple`): a regular, fish-scale texture in flat areas. In the photo's flattest
   tiles the picture's fine detail (luminance minus a 5x5 box blur) is split into its power
   spectrum; ``peak`` is the strongest frequency's power over the mean power (a regular ripple
@@ -52,6 +54,49 @@ def border_ratio(picture: torch.Tensor, photo: torch.Tensor, band: int = 8) -> f
     if min(picture.shape[-2:]) <= 4 * band:
         raise ValueError(f"the picture is too small for a {band} px band")
     return _band_over_interior(picture, band) / _band_over_interior(photo, band)
+
+
+@dataclass(frozen=True)
+class EdgeBands:
+    """Per side, the outer band's mean |Laplacian| over that of the band just inside it (twice as
+    wide), for the picture divided by the same for the photo: a frame shows as a side above 1."""
+
+    top: float
+    bottom: float
+    left: float
+    right: float
+
+    @property
+    def worst(self) -> float:
+        return max(self.top, self.bottom, self.left, self.right)
+
+
+def edge_bands(picture: torch.Tensor, photo: torch.Tensor, band: int = 8) -> EdgeBands:
+    """The frame measured against its neighbourhood, side by side.
+
+    :func:`border_ratio` compares the border with the whole interior, so a picture that paints
+    strokes over a photo's flat sky (a calm top edge, a busy town inside) measures above 1 without
+    any frame; here each side's outer ``band`` px are compared with the ``2 band`` px just inside
+    them, which are of the same part of the photo.
+    """
+    if picture.shape[-2:] != photo.shape[-2:]:
+        raise ValueError(f"picture {tuple(picture.shape)} and photo {tuple(photo.shape)} differ in size")
+    if min(picture.shape[-2:]) <= 8 * band:
+        raise ValueError(f"the picture is too small for a {band} px band")
+
+    def sides(image: torch.Tensor) -> list[float]:
+        magnitude = laplacian(image)
+        outer, inner = band - 1, 3 * band - 1  # the Laplacian map starts one pixel in
+        pairs = (
+            (magnitude[:outer], magnitude[outer:inner]),
+            (magnitude[-outer:], magnitude[-inner:-outer]),
+            (magnitude[:, :outer], magnitude[:, outer:inner]),
+            (magnitude[:, -outer:], magnitude[:, -inner:-outer]),
+        )
+        return [float(edge.mean() / within.mean().clamp_min(1e-8)) for edge, within in pairs]
+
+    ratios = [mine / max(theirs, 1e-8) for mine, theirs in zip(sides(picture), sides(photo), strict=True)]
+    return EdgeBands(*ratios)
 
 
 @dataclass(frozen=True)

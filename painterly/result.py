@@ -49,7 +49,8 @@ class Iterate:
 
     @property
     def best(self) -> torch.Tensor:
-        """A copy of the lowest-loss optimised pixels so far, before masks and colour controls."""
+        """A copy of the lowest-loss optimised pixels so far, before masks and colour controls (with a
+        margin, :mod:`painterly.margin`, the picture's without it)."""
         return self.pixels.detach().clone()
 
     @property
@@ -135,8 +136,10 @@ class Recorder:
         finish: Finisher,
         callback: Callable[[Iterate], None] | None = None,
         network: str = "",
+        crop: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.plan = plan
+        self.crop = crop or (lambda pixels: pixels)  # the picture inside an optimised canvas
         self.schedule = tuple((scale.height, scale.width, scale.evaluations) for scale in plan)
         self.total_evaluations = total_evaluations
         self.finish = finish
@@ -183,7 +186,7 @@ class Recorder:
                     total_loss=record.total_loss,
                     seconds=record.seconds,
                     schedule=self.schedule,
-                    pixels=best,
+                    pixels=self.crop(best),
                     finish=self.finish,
                     network=self.network,
                 )

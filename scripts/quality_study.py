@@ -4,11 +4,11 @@
 
 Photos outside ../shared (scikit-image's bundled astronaut, rocket, coffee and chelsea, read from
 the PyPI wheel without installing it; matplotlib's Grace Hopper) against paintings. For every
-photo x painting x setting it writes the picture and a JSON line with: the frame measure
-(:func:`painterly.quality.border_ratio`), the ripple measure (:func:`painterly.quality.ripple`),
-the losses the optimiser reported and the losses of the saved 8-bit picture scored by the same
-objective in fp32, and the seconds. Crops of the flattest area and of a corner are saved beside
-each picture for looking at.
+photo x painting x setting it writes the picture and a JSON line with: the frame measures
+(:func:`painterly.quality.border_ratio`; per side :func:`painterly.quality.edge_bands`), the
+ripple measure (:func:`painterly.quality.ripple`), the losses the optimiser reported and the
+losses of the saved 8-bit picture scored by the same objective in fp32, and the seconds. Crops of
+the flattest area and of a corner are saved beside each picture for looking at.
 """
 
 from __future__ import annotations
@@ -27,16 +27,18 @@ from PIL import Image
 
 from painterly import options, stylize
 from painterly.image import fit_long_side, image_size, load_image, resize, save_image
+from painterly.margin import pad_image
 from painterly.network import Network, load_weights
 from painterly.objective import Objective, Terms
-from painterly.quality import border_ratio, flattest_tiles, ripple
+from painterly.quality import border_ratio, edge_bands, flattest_tiles, ripple
 from painterly.runtime import Runtime
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 SKIMAGE_PHOTOS = ("rocket.jpg", "astronaut.png", "coffee.png", "chelsea.png")
 
 SETTINGS: dict[str, dict[str, Any]] = {
-    "baseline": {},
+    "defaults": {},
+    "bold": {"style_weight": 1e6},  # --preset bold
     "inside": {"bounds": "inside"},
     "reflect": {"padding": "reflect"},
     "replicate": {"padding": "replicate"},
@@ -46,6 +48,17 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "layer-weights": {"style_layer_weights": [256 / 341, 64 / 341, 16 / 341, 4 / 341, 1 / 341]},
     "max-pool": {"pooling": "max"},
     "fp32": {"precision": "fp32"},
+    "adam": {"optimizer": "adam"},
+    "noise": {"init": "noise"},
+    "beta1e5": {"style_weight": 1e5},
+    "beta1e6": {"style_weight": 1e6},
+    "margin8": {"margin": 8},
+    "margin16": {"margin": 16},
+    "margin8-beta1e5": {"margin": 8, "style_weight": 1e5},
+    "margin8-beta3e5": {"margin": 8, "style_weight": 3e5},
+    "margin8-beta1e6": {"margin": 8, "style_weight": 1e6},
+    "w2": {"style_loss": "w2"},
+    "margin8-w2": {"margin": 8, "style_loss": "w2"},
 }
 
 
@@ -65,15 +78,20 @@ def photos(cache: Path) -> list[Path]:
     return wanted
 
 
-def scored(result_image: torch.Tensor, photo: Path, painting: Path, settings: dict[str, Any]) -> dict[str, float]:
-    """The losses of the saved 8-bit picture, by the run's objective on an fp32 network."""
+def scored(
+    result_image: torch.Tensor, photo: Path, painting: Path, settings: dict[str, Any], *, margin: int = 0
+) -> dict[str, float]:
+    """The losses of the saved 8-bit picture, by the run's objective on an fp32 network: as the picture
+    alone (``margin`` 0: the network pads its edges with zeros), or in a frame of ``margin`` px of
+    itself mirrored (the context a run with a margin optimised it in)."""
     weights, _ = load_weights(settings["model"], settings["weights"], settings["weights_preprocessing"])
     runtime = Runtime(torch.device("cpu"), "fp32", channels_last=False)
     layers = [*settings["content_layers"], *settings["style_layers"]]
     network = Network(weights, layers, runtime, pooling=settings["pooling"], padding=settings["padding"])
     terms = Terms.from_settings(network, settings, blend=(1.0,))
-    objective = Objective(network, terms, load_image(photo), [load_image(painting)], image_size(result_image))
-    eight_bit = (result_image * 255).round() / 255
+    size = image_size(result_image)
+    objective = Objective(network, terms, load_image(photo), [load_image(painting)], size, margin=margin)
+    eight_bit = pad_image((result_image * 255).round() / 255, margin)
     with torch.no_grad():
         terms_found = objective(eight_bit)
     return {"content": float(terms_found.content), "style": float(terms_found.style), "total": float(terms_found.total)}
@@ -115,6 +133,7 @@ def main() -> int:
                 photo = load_image(photo_path)
                 photo = resize(photo, fit_long_side(*image_size(photo), arguments.size))
                 found = ripple(result.image, photo)
+                image = result.image
                 settings = options.validate({**values})
                 settings["model"] = "vgg16-hed"
                 record = {
@@ -122,8 +141,11 @@ def main() -> int:
                     "iterations": arguments.iterations, "seconds": round(seconds, 1),
                     "seconds_per_evaluation": round(seconds / max(1, len(result.history)), 4),
                     "border_ratio": round(border_ratio(result.image, photo), 3),
+                    "edge_bands": {side: round(value, 3) for side, value in vars(edge_bands(image, photo)).items()},
                     "ripple_peak": round(found.peak, 2), "ripple_energy": round(found.energy, 4),
                     "reported": result.final_losses, "saved_8bit": scored(result.image, photo_path, painting, settings),
+                    "saved_8bit_in_context": scored(result.image, photo_path, painting, settings,
+                                                    margin=settings["margin"]),
                 }  # fmt: skip
                 crops(picture, photo, out, stem)
                 with results.open("a", encoding="utf-8") as stream:

@@ -99,7 +99,7 @@ def _cases(folder: Path) -> dict[str, tuple[list[Path], dict[str, Any]]]:
 
 def _run(images: list[Path], options: dict[str, Any], weights: Path) -> dict[str, Any]:
     base = {"size": 64, "iterations": 20, "seed": 0, "precision": "fp32", "device": "cpu", "weights": str(weights),
-            "bounds": "after", "padding": "zeros"}  # the options added since, as the recorded code ran  # fmt: skip
+            "bounds": "after", "padding": "zeros", "margin": 0}  # options added since, as the record ran  # fmt: skip
     styles = images[1] if len(images) == 2 else images[1:]
     result = stylize(images[0], styles, **{**base, **options})
     pixels = result.image.detach().to(torch.float32).contiguous().numpy().tobytes()

@@ -9,7 +9,7 @@ import torch
 
 from painterly.losses import LossTerms
 from painterly.optimize import optimize_image
-from painterly.quality import border_ratio, flattest_tiles, laplacian, ripple
+from painterly.quality import border_ratio, edge_bands, flattest_tiles, laplacian, ripple
 
 
 def smooth_photo(height: int = 96, width: int = 128) -> torch.Tensor:
@@ -33,6 +33,24 @@ def test_border_ratio_is_one_for_the_photo_and_grows_with_a_frame() -> None:
     framed[..., :8, :] += noise[..., :8, :]
     framed[..., -8:, :] += noise[..., -8:, :]
     assert border_ratio(framed.clamp(0, 1), photo) > 2.0
+
+
+def test_edge_bands_find_the_side_with_a_frame_and_ignore_a_calm_edge() -> None:
+    generator = torch.Generator().manual_seed(0)
+    photo = smooth_photo()
+    photo[..., 28:68, 28:100] += 0.2 * torch.rand(1, 3, 40, 72, generator=generator)  # busy inside, calm edges
+    photo = photo.clamp(0, 1)
+    assert edge_bands(photo, photo).worst == pytest.approx(1.0)
+    textured = photo + 0.2 * torch.rand(1, 3, 96, 128, generator=generator)  # the same texture everywhere
+    sides = edge_bands(textured.clamp(0, 1), photo)
+    assert border_ratio(textured.clamp(0, 1), photo) > 1.2  # the whole-interior measure calls it a frame
+    assert sides.worst == pytest.approx(1.0, abs=0.15)  # this one does not
+    framed = photo.clone()
+    framed[..., :, -8:] += 0.3 * torch.rand(1, 3, 96, 8, generator=generator)
+    sides = edge_bands(framed.clamp(0, 1), photo)
+    assert sides.right > 2.0 and sides.worst == sides.right
+    assert sides.left == pytest.approx(1.0, abs=1e-6)  # untouched; top and bottom share the right corners
+    assert sides.right > 2 * max(sides.top, sides.bottom)
 
 
 def test_ripple_tells_a_regular_pattern_from_irregular_texture() -> None:
@@ -103,7 +121,7 @@ def test_bounds_inside_reports_the_loss_of_the_returned_picture(tiny_weights, sm
 
     content, style = small_images
     chosen = {"weights": str(tiny_weights), "size": 32, "iterations": 12, "precision": "fp32", "device": "cpu",
-              "scales": 1, "style_weight": 1e7, "learning_rate": 5.0}  # fmt: skip
+              "scales": 1, "style_weight": 1e7, "learning_rate": 5.0, "margin": 0}  # fmt: skip
     settings = options.validate(chosen)
     network = Network(load_weights_file(str(tiny_weights)), [*settings["content_layers"], *settings["style_layers"]],
                       resolve_runtime("cpu", "fp32"))  # fmt: skip
