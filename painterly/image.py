@@ -15,6 +15,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -112,23 +113,29 @@ def _open_path(path: Path, role: str) -> Image.Image:
         raise PainterlyError(f"cannot read {what}: permission denied; check the file's permissions") from None
     except OSError as exc:
         raise PainterlyError(f"cannot read {what}: {_one_line(exc.strerror or exc)}") from None
-    with fh:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                pil = Image.open(fh)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise PainterlyError(
-                f"{what} has more than {Image.MAX_IMAGE_PIXELS} pixels, too large to load safely; downscale it first"
-            ) from None
-        except Image.UnidentifiedImageError:
-            raise PainterlyError(
-                f"{what} is not an image Pillow can read; use a PNG, JPEG or other common image file"
-            ) from None
-        except OSError as exc:
-            raise PainterlyError(f"cannot read {what}: {_one_line(exc.strerror or exc)}") from None
-        with pil:
-            return _decode(pil, role, path)
+    with fh, open_header(fh, what) as pil:
+        return _decode(pil, role, path)
+
+
+def open_header(stream: BinaryIO, what: str) -> Image.Image:
+    """Read an image's header from ``stream`` (not yet its pixels), with Pillow's decompression-bomb
+    limit as an error; an unreadable or oversized image becomes a PainterlyError naming ``what``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            pil = Image.open(stream)
+            pil.size  # noqa: B018 (the header is read: a bomb is refused here)
+            return pil
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PainterlyError(
+            f"{what} has more than {Image.MAX_IMAGE_PIXELS} pixels, too large to load safely; downscale it first"
+        ) from None
+    except Image.UnidentifiedImageError:
+        raise PainterlyError(
+            f"{what} is not an image Pillow can read; use a PNG, JPEG or other common image file"
+        ) from None
+    except OSError as exc:
+        raise PainterlyError(f"cannot read {what}: {_one_line(exc.strerror or exc)}") from None
 
 
 def _decode(pil: Image.Image, role: str, path: Path | None) -> Image.Image:

@@ -29,24 +29,15 @@ def display_name(filename: str | None) -> str:
 
 def store_upload(data: bytes, filename: str | None, role: str, target: Path) -> tuple[int, int]:
     """Check ``data`` as the ``role`` image and save it as the PNG ``target``; (width, height)."""
-    from painterly.image import image_size, load_image, save_image
+    from painterly.image import image_size, load_image, open_header, save_image
 
     what = f"{role} '{display_name(filename)}'"
     if not data:
         raise UploadRejected(f"{what} is empty; choose an image file")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            pil = Image.open(io.BytesIO(data))
-            pil.size  # noqa: B018 (the header is read: a bomb is refused here)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadRejected(
-            f"{what} has more than {Image.MAX_IMAGE_PIXELS} pixels, too large to load safely; downscale it first"
-        ) from None
-    except Image.UnidentifiedImageError:
-        raise UploadRejected(
-            f"{what} is not an image Pillow can read; use a PNG, JPEG or other common image file"
-        ) from None
+        pil = open_header(io.BytesIO(data), what)
+    except PainterlyError as error:
+        raise UploadRejected(str(error)) from None
     except Exception as error:  # Pillow's parsers raise many types on hostile headers
         raise UploadRejected(f"cannot read {what}: {' '.join(str(error).split())[:200]}") from None
     try:
