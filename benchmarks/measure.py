@@ -368,7 +368,8 @@ def run_one(spec: RunSpec) -> Measurement:
             spec.overrides.get("optimizer", "lbfgs"), lbfgs_history=None,
             final_evaluations=outcome.settings["scales"][-1][2], content_layers=list(settings["content_layers"]),
             channels_last=runtime.channels_last, pooling=settings["pooling"], device_type=device.type,
-            style_scale=settings["style_scale"],
+            style_scale=settings["style_scale"], margin=int(outcome.settings["margin"]),
+            recompute=outcome.settings.get("memory") == "low",
         )  # fmt: skip
         measured = dataclasses.replace(
             base,

@@ -3,7 +3,8 @@
 1. :func:`prepare_inputs` loads the photo, the paintings and the masks and applies the colour
    controls that act before the optimisation;
 2. :func:`build_network` loads the weights and binds them to the run's device and precision;
-3. :func:`plan_run` chooses the scales and refuses a run that would not fit in memory;
+3. :func:`plan_run` chooses the scales and the memory path (activations recomputed where the run
+   would not fit otherwise), and refuses a run that would not fit in memory;
 4. :func:`run_scales` optimises coarse to fine, one :class:`~painterly.objective.Objective` per
    scale, recording every evaluation;
 5. the result is finished (masks, colours) and returned with its history.
@@ -31,7 +32,7 @@ from painterly.initialization import initial_image, upsample_result
 from painterly.losses import LossTerms
 from painterly.margin import Canvas, scaled_margin
 from painterly.masks import RegionMasks, load_region_masks
-from painterly.memory import RunShape, check_fits
+from painterly.memory import RunShape, choose_recompute
 from painterly.models.weights import ProgressCallback
 from painterly.network import Network, load_weights
 from painterly.objective import Objective, Terms, check_terms_finite
@@ -80,6 +81,7 @@ def stylize(
     precision: Literal["auto", "fp32", "bf16"] = "auto",
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto",
     compile: Literal["off", "default", "reduce-overhead"] = "off",
+    memory: Literal["auto", "normal", "low"] = "auto",
     tolerance: float | None = None,
     callback: Callable[[Iterate], None] | None = None,
     weights_progress: ProgressCallback | None = None,
@@ -131,6 +133,7 @@ def stylize_with(
         "learning_rate": options.learning_rate(settings),
         "model": network.weights.source,
         "precision": network.runtime.precision,
+        "memory": "low" if network.recompute else "normal",  # what "auto" chose
     }
     total = settings["iterations"]
     canvases = {canvas.size: canvas for canvas in scale_canvases(plan, settings["margin"])}
@@ -139,7 +142,10 @@ def stylize_with(
         canvas = canvases.get(image_size(pixels))
         return pixels if canvas is None else canvas.crop(pixels)
 
-    recorder = Recorder(plan, total, inputs.finish, callback, network=reason or network.description, crop=crop)
+    shown = reason or network.description
+    if network.recompute:  # the first progress line says so: the run is slower than usual
+        shown += "; activations recomputed in the backward pass to save memory (--memory low)"
+    recorder = Recorder(plan, total, inputs.finish, callback, network=shown, crop=crop)
     best, final_terms, stop_reason = run_scales(
         inputs, network, terms, plan, settings, recorder, start=start, extra_loss=extra_loss
     )
@@ -213,20 +219,24 @@ def build_network(settings: dict[str, Any], *, progress: ProgressCallback | None
 
 def plan_run(inputs: Inputs, network: Network, terms: Terms, settings: dict[str, Any]) -> list[Scale]:
     """The coarse-to-fine scales of the run; refuses, before allocating anything large, a run that
-    would not fit in memory or whose photo is too narrow for the network at this size."""
+    would not fit in memory or whose photo is too narrow for the network at this size.
+
+    It also sets ``network.recompute`` for this run, by the ``memory`` option
+    (:func:`painterly.memory.choose_recompute`: with "auto", only when the run would not fit
+    otherwise), so a network shared by several pictures runs each one the way it fits."""
     photo_height, photo_width = image_size(inputs.photo)
     height, width = fit_long_side(photo_height, photo_width, settings["size"])
     if min(height, width) < options.MIN_SIDE:
         raise PainterlyError(_too_narrow(photo_height, photo_width, settings["size"]))
     plan = plan_scales(height, width, settings["iterations"], settings["scales"])
-    margin = settings["margin"]  # the final scale's, on every side
-    memory = RunShape(
+    shape = RunShape(
         network.arch, list(terms.layers), network.runtime.precision, settings["optimizer"],
         final_evaluations=plan[-1].evaluations, content_layers=list(terms.content_layers),
         channels_last=network.runtime.channels_last, pooling=settings["pooling"],
         device_type=network.runtime.device.type, style_scale=settings["style_scale"],
+        margin=settings["margin"],  # the final scale's, on every side
     )  # fmt: skip
-    check_fits(memory, height + 2 * margin, width + 2 * margin)
+    network.recompute = choose_recompute(shape, height, width, settings["memory"])
     return plan
 
 

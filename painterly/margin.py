@@ -10,15 +10,17 @@ by reflection or replication does not remove (docs/quality.md: 1.44 with zeros, 
 1.69 replicate). With a margin, the optimised canvas is the picture plus ``m`` pixels on every
 side, started from the photo mirrored at its edges; the padding-facing, weakly held pixels are
 the margin's, and the crop throws them away. An 8 px margin at 512 px removed the frame on
-Tübingen x The Starry Night (worst side 1.38 -> 1.08) but not on every shared pair, and costs
-16 % more per evaluation (docs/quality.md).
+Tübingen x The Starry Night (worst side 1.38 -> 1.11) but not on every shared pair, and costs
+6-8 % more per evaluation than no margin at 512 px (docs/quality.md).
 
-The style loss counts the picture only (a style region of the canvas, :class:`Canvas.inside`):
-counted over the whole canvas, the optimiser put the painting's statistics into the margin and
-left the picture near the photo (measured at 128 px with an 8 px margin, a quarter of the canvas:
-style loss 25 over the canvas, 573 for the picture alone). The content loss counts the whole
-canvas, the margin against the mirrored photo, so the margin stays a plausible continuation.
-The losses a run reports are the canvas's.
+The style loss counts the picture only: counted over the whole canvas, the optimiser put the
+painting's statistics into the margin and left the picture near the photo (measured at 128 px
+with an 8 px margin, a quarter of the canvas: style loss 25 over the canvas, 573 for the picture
+alone). Each style layer's activations are cropped by the margin in that layer's cells
+(:meth:`Canvas.feature_margin`); with style masks the regions end at the picture instead
+(:meth:`Canvas.inside`), a masked Gram matrix per layer, which is slower than the crop.
+The content loss counts the whole canvas, the margin against the mirrored photo, so the margin
+stays a plausible continuation. The losses a run reports are the canvas's.
 
 At each scale the margin is ``m`` scaled like the picture (at least one pixel), so that every
 scale shows the network the same framing.
@@ -26,12 +28,14 @@ scale shows the network the same framing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from painterly.image import image_size
+from painterly.losses import crop_cells
 
 
 def pad_image(image: torch.Tensor, margin: int, *, mode: str = "reflect") -> torch.Tensor:
@@ -48,9 +52,7 @@ def pad_image(image: torch.Tensor, margin: int, *, mode: str = "reflect") -> tor
 
 def crop_margin(image: torch.Tensor, margin: int) -> torch.Tensor:
     """The inside of a (…, H, W) canvas: ``margin`` pixels removed from every side."""
-    if margin <= 0:
-        return image
-    return image[..., margin:-margin, margin:-margin]
+    return crop_cells(image, margin)
 
 
 def scaled_margin(margin: int, long_side: int, final_long_side: int) -> int:
@@ -90,6 +92,16 @@ class Canvas:
     def share(self) -> float:
         """The picture's share of the canvas's pixels."""
         return self.height * self.width / (self.size[0] * self.size[1])
+
+    def feature_margin(self, features: torch.Tensor) -> int:
+        """The margin in cells of a (…, h, w) feature map of this canvas: ``margin`` times the map's
+        cells per pixel, rounded half up (a cell mostly in the margin is the margin's), leaving at
+        least one cell."""
+        if self.margin <= 0:
+            return 0
+        height, width = features.shape[-2:]
+        cells = math.floor(self.margin * height / self.size[0] + 0.5)
+        return max(0, min(cells, (min(height, width) - 1) // 2))
 
     def crop(self, image: torch.Tensor) -> torch.Tensor:
         """The picture inside a canvas of this size (an image of another size is returned as it is)."""

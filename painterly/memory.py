@@ -6,9 +6,13 @@ with the optimiser's state alive beside it. :func:`estimate_peak_bytes` adds up:
 - the network's weights (float32, plus the bfloat16 copies autocast caches);
 - the activations autograd keeps for the backward pass, every ReLU and pooling output up to the
   deepest requested layer plus the input, in the network's precision (max pooling also keeps
-  int64 indices);
-- float32 copies of the loss layers (the losses upcast; a channels_last tensor is copied when
-  flattened to the paper's N x M matrix F);
+  int64 indices); with recomputation (``RunShape.recompute``, the ``memory`` option's low path,
+  :mod:`painterly.models.vgg`) the input and each block's output, plus the larger of the requested
+  layers (alive until the losses' backward has run) and the largest block's activations, which
+  its backward pass recomputes (block 1: 64 + 64 channels at full resolution, and its pooling);
+- float32 copies of the loss layers (the losses upcast bf16 activations and the Gram matrix keeps
+  the copy for its backward pass; counted for channels_last fp32 runs too, where since the Gram
+  matrix reads the activations in place only a cropped (margin) layer is copied: safe);
 - the gradients alive at once in the backward pass, a calibrated multiple of the largest
   activation (the first block: 64 channels at full resolution);
 - the content targets, the Gram matrices and their gradients;
@@ -28,6 +32,22 @@ On CUDA the same parts are counted with 1 GiB of fixed overhead for the librarie
 Against ``torch.cuda.max_memory_allocated`` on an H100 (bf16, channels_last, 500 evaluations,
 ``python -m benchmarks``) the estimate was 2.1x the peak at 512 px, 1.40x at 1024, 1.15x at
 2048 and 1.06x at 4096 px (23.1 GB): safe, and tight where memory runs out.
+
+The lower-memory path, measured on this CPU (vgg16-hed, bf16, channels_last, Tübingen x Starry
+Night, no margin; the growth of ``ru_maxrss`` over the first evaluation of
+:class:`~painterly.objective.Objective` in a fresh process per case, ``MALLOC_MMAP_THRESHOLD_=65536``;
+load average 4-6 from another engineer's runs on the 2 cores): 1.01 GB without and 0.75 GB with
+recomputation at 1024x768 (-26 %), 3.98 and 2.76 GB at 2048x1536 (-31 %). The estimate's parts of
+one evaluation (activations, float32 copies, backward, bf16 weight copies) were 1.19x the
+measurement without recomputation and 1.35x / 1.44x with it: the recomputing pass peaks at the
+end of the forward pass, before the gradients that the sum adds exist (safe, less tight). Time
+per evaluation, alternating the two on one network: 7.3 and 9.4 s at 1024 px (x1.31), 29.2 and
+36.0 s at 2048 px (x1.23). A whole 8-evaluation L-BFGS run at 256 px (tests/test_memory.py's
+probe) took 216 MB with recomputation against 182 MB without (the first recomputation's one-time
+costs, about 35 MB, outweigh the saving at that size; the estimate was 1.14x). Scripts and
+commands: docs/benchmarks/README.md, "Lower-memory path". For 8192x6144 on CUDA (bf16, the
+default margin of 8 px, 500 evaluations) the estimate is 92 GB without and 80 GB (74.6 GiB) with
+recomputation, under the 84 GB free an H100 reported: an estimate, not measured on a GPU.
 """
 
 from __future__ import annotations
@@ -76,7 +96,10 @@ class RunShape:
     (:func:`painterly.lbfgs.history_size_for`: at most 100 pairs and about 2 GiB).
     ``final_evaluations``, the evaluations planned at the final scale, caps the pairs (one per
     L-BFGS iteration at most). ``style_scale`` is the painting's long side as a multiple of the
-    output's.
+    output's. ``recompute``: each VGG block's activations are recomputed in the backward pass
+    (the ``memory`` option's lower-memory path) instead of kept. ``margin``: the pixels optimised
+    around the output on every side (:mod:`painterly.margin`); sizes given to the functions below
+    are the output's, without it.
     """
 
     arch: VGGArchitecture
@@ -90,6 +113,8 @@ class RunShape:
     pooling: str = "avg"
     device_type: str = "cpu"
     style_scale: float = 1.0
+    recompute: bool = False
+    margin: int = 0
 
     def __post_init__(self) -> None:
         # precision ("fp32"/"bf16") and optimizer are checked by painterly.options.
@@ -137,18 +162,21 @@ def estimate_memory(run: RunShape, height: int, width: int) -> MemoryEstimate:
             sizes[name] = arch.channels[block - 1] * max(h, 0) * max(w, 0)
         return sizes
 
-    elements = stage_elements(height, width)
-    pixels = height * width
+    elements = stage_elements(height + 2 * run.margin, width + 2 * run.margin)  # the canvas the network sees
+    pixels = (height + 2 * run.margin) * (width + 2 * run.margin)
     parameters = sum(
         math.prod(shape)
         for key, shape in arch.parameter_shapes().items()
         if arch.depth_of("relu" + key.split(".")[0][len("conv") :]) <= deepest
     )
     weights = parameters * (4 + (2 if precision == "bf16" else 0))
-    activations = (3 * pixels + sum(elements.values())) * act_bytes
-    if run.pooling == "max":
-        activations += 8 * sum(count for name, count in elements.items() if name.startswith("pool"))
     copy_needed = precision == "bf16" or run.channels_last
+    if run.recompute:
+        activations = _recomputed_activations(elements, wanted, pixels, act_bytes, run.pooling)
+    else:
+        activations = (3 * pixels + sum(elements.values())) * act_bytes
+        if run.pooling == "max":
+            activations += 8 * sum(count for name, count in elements.items() if name.startswith("pool"))
     loss_copies = 4 * sum(elements[name] for name in wanted) if copy_needed else 0
     largest = max(elements.values())
     backward = int(_BACKWARD_FACTORS[(precision, run.channels_last)] * 4 * largest)
@@ -180,6 +208,29 @@ def estimate_memory(run: RunShape, height: int, width: int) -> MemoryEstimate:
     if painting_peak > evaluation:
         activations += painting_peak - evaluation
     return MemoryEstimate(weights, activations, loss_copies, backward, targets, optimizer_bytes, overhead)
+
+
+def _recomputed_activations(
+    elements: dict[str, int], wanted: set[str], pixels: int, act_bytes: int, pooling: str
+) -> int:
+    """Bytes of activations when each block is recomputed in its backward pass (:mod:`painterly.models.vgg`).
+
+    Kept through the whole pass: the input and each block's output (the next block's input).
+    Besides them, the larger of the requested layers (alive until the losses' backward has run,
+    which comes before every block's) and the largest block's activations recomputed in its
+    backward pass (with max pooling's indices): the two are never alive at once.
+    """
+    blocks: dict[str, list[str]] = {}
+    for name in elements:  # forward order
+        blocks.setdefault(name[4] if name.startswith("relu") else name[4:], []).append(name)
+    kept = {names[-1] for names in list(blocks.values())[:-1]}
+    requested = sum(elements[name] for name in wanted - kept) * act_bytes
+    indices = 8 if pooling == "max" else 0
+    largest = max(
+        sum(elements[name] * (act_bytes + (indices if name.startswith("pool") else 0)) for name in names)
+        for names in blocks.values()
+    )
+    return (3 * pixels + sum(elements[name] for name in kept)) * act_bytes + max(requested, largest)
 
 
 def estimate_peak_bytes(run: RunShape, height: int, width: int) -> int:
@@ -378,14 +429,39 @@ def check_fits(run: RunShape, height: int, width: int, *, available: int | None 
             f"about {format_bytes(needed)} on {run.device_type} but {free_text}; lower --style-scale to {scale:g} "
             "or less"
         )
+    how = " with activations recomputed (--memory low)" if run.recompute else ""
     raise PainterlyError(
-        f"a {long_side} px output needs about {format_bytes(needed)} on {run.device_type} but {free_text}; "
+        f"a {long_side} px output needs about {format_bytes(needed)} on {run.device_type}{how} but {free_text}; "
         f"{_size_advice(run, height, width, free)}"
     )
 
 
+def choose_recompute(
+    run: RunShape, height: int, width: int, memory: str = "auto", *, available: int | None = None
+) -> bool:
+    """Whether `run` recomputes activations (the ``memory`` option); :func:`check_fits`'s refusal if it does not fit.
+
+    ``memory``: "normal" never recomputes, "low" always, "auto" only when the normal path does not
+    fit and the recomputing one does (it costs time: see the module's docstring). When neither
+    fits, "auto" refuses with the recomputing path's needs and the largest size that fits with
+    it. ``available`` overrides :func:`available_bytes` (for tests).
+    """
+    if memory not in ("auto", "normal", "low"):
+        raise ValueError(f"memory must be auto, normal or low, got {memory!r}")
+    if memory != "low":
+        try:
+            check_fits(replace(run, recompute=False), height, width, available=available)
+            return False
+        except PainterlyError:
+            if memory == "normal":
+                raise
+    check_fits(replace(run, recompute=True), height, width, available=available)
+    return True
+
+
 def _size_advice(run: RunShape, height: int, width: int, free: int) -> str:
-    """The largest size that fits (or that nothing does), and whether Adam would fit instead of L-BFGS."""
+    """The largest size that fits (or that nothing does), and whether Adam instead of L-BFGS, or
+    recomputed activations, would fit."""
     largest = largest_fitting_size(run, height, width, available=free)
     other = " or --device cpu" if run.device_type != "cpu" else ""
     if largest:
@@ -394,6 +470,8 @@ def _size_advice(run: RunShape, height: int, width: int, free: int) -> str:
         advice = f"not even {MIN_SIDE} px fits; free some memory{other.replace(' or', ', or use')}"
     if run.optimizer == "lbfgs" and estimate_peak_bytes(replace(run, optimizer="adam"), height, width) <= free:
         advice += "; --optimizer adam would fit at this size"
+    if not run.recompute and estimate_peak_bytes(replace(run, recompute=True), height, width) <= free:
+        advice += "; --memory low (or auto) would fit at this size"
     return advice
 
 

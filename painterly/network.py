@@ -6,6 +6,10 @@ returns the activations of the layers it was built for, by canonical name (``rel
 image is the one parametrisation painterly optimises for every weight source; each source's own
 convention (Caffe: BGR, 0..255 minus the mean; torchvision: ImageNet mean and std) is applied
 here, so a learning rate means the same for every network.
+
+``recompute`` (see :mod:`painterly.models.vgg`) trades time for memory: each VGG block's
+activations are recomputed in the backward pass instead of kept. :func:`painterly.api.plan_run`
+turns it on for a run that would not fit otherwise (the ``memory`` option).
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ from painterly.runtime import Runtime
 
 
 class Network:
-    """Frozen VGG features for ``layers`` (any accepted names), truncated after the deepest one."""
+    """Frozen VGG features for ``layers`` (any accepted names), truncated after the deepest one.
+
+    ``recompute`` may be set at any time; it applies from the next call on.
+    """
 
     def __init__(
         self,
@@ -32,11 +39,14 @@ class Network:
         *,
         pooling: str = "avg",
         padding: Literal["zeros", "reflect", "replicate"] = "zeros",
+        recompute: bool = False,
     ) -> None:
         self.weights = weights
         self.runtime = runtime
         self.layers = tuple(dict.fromkeys(weights.arch.resolve_layer(name) for name in layers))
-        encoder = VGGFeatures(weights.arch, weights.state_dict, self.layers, pooling=pooling, padding=padding)
+        encoder = VGGFeatures(
+            weights.arch, weights.state_dict, self.layers, pooling=pooling, padding=padding, recompute=recompute
+        )
         encoder = encoder.to(runtime.device)
         if runtime.channels_last:
             encoder = encoder.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -49,6 +59,15 @@ class Network:
     @property
     def description(self) -> str:
         return self.weights.description
+
+    @property
+    def recompute(self) -> bool:
+        """Whether each block's activations are recomputed in the backward pass instead of kept."""
+        return self.encoder.recompute
+
+    @recompute.setter
+    def recompute(self, on: bool) -> None:
+        self.encoder.recompute = on
 
     def resolve(self, name: str) -> str:
         """The canonical name of a layer (``conv4_2`` -> ``relu4_2``); an unknown name is an error."""

@@ -26,7 +26,7 @@ import torch
 
 from painterly.errors import PainterlyError
 from painterly.image import fit_long_side, image_size, resize
-from painterly.losses import LossTerms, StyleObjective, total_variation
+from painterly.losses import LossTerms, StyleObjective, crop_cells, total_variation
 from painterly.margin import Canvas
 from painterly.masks import RegionMasks
 from painterly.network import Network, resolve_layers
@@ -130,10 +130,19 @@ class Objective:
                     {name: painting_statistic(features[name], terms.style_loss) for name in style_names}
                 )
                 del features
-            targets, regions = style_targets(
-                painting_grams, terms.blend, photo_features, self._style_regions(masks), style_names
+            # With a margin the style loss sees the picture only: without masks each style layer's
+            # activations are cropped (cheaper than a masked Gram matrix), with masks the regions end
+            # at the picture and each region's loss is the picture's own, not diluted by the margin.
+            cropped = margin > 0 and not masks.active
+            style_margins = (
+                {name: self.canvas.feature_margin(photo_features[name]) for name in style_names} if cropped else {}
             )
-            if margin > 0:  # each region's loss as the picture's own, not diluted by the margin's share
+            cropped_features = {name: crop_cells(photo_features[name], n) for name, n in style_margins.items()}
+            seen_by_style = {**photo_features, **cropped_features}  # each style layer's shape
+            targets, regions = style_targets(
+                painting_grams, terms.blend, seen_by_style, self._style_regions(masks), style_names
+            )
+            if margin > 0 and not cropped:
                 regions = tuple(replace(region, weight=region.weight / self.canvas.share) for region in regions)
             self.losses = StyleObjective(
                 content_targets={name: photo_features[name].float() for name in terms.content_layers},
@@ -142,16 +151,17 @@ class Objective:
                 content_weight=terms.content_weight,
                 style_weight=terms.style_weight,
                 style_regions=regions,
+                style_margins=style_margins,
             )
         self.composite = masks.compositor(photo)
 
     def _style_regions(self, masks: RegionMasks) -> list[torch.Tensor] | None:
-        """The style regions at the canvas's size; with a margin, inside the picture only."""
+        """The style regions at the canvas's size; with a margin and masks, inside the picture only."""
         regions = masks.style_regions(self.canvas.size)
-        if self.canvas.margin == 0:
+        if self.canvas.margin == 0 or regions is None:
             return regions
         inside = self.canvas.inside()
-        return [inside] if regions is None else [region * inside for region in regions]
+        return [region * inside for region in regions]
 
     def __call__(self, image: torch.Tensor) -> LossTerms:
         seen = self.composite(image)

@@ -283,6 +283,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("device", Literal["auto", "cpu", "cuda", "mps"], "auto", "where to run"),
     Option("compile", Literal["off", "default", "reduce-overhead"], "off",
            "torch.compile the network and losses (GPU; each scale compiles once: pays off for long runs)"),
+    Option("memory", Literal["auto", "normal", "low"], "auto",
+           "low = recompute each VGG block's activations in the backward pass instead of keeping them "
+           "(measured on a CPU: an evaluation needs about 0.7x the memory and 1.25-1.3x the time); "
+           "normal = never, refusing a run that does not fit; auto = low only where normal would not fit"),
     Option("tolerance", float | None, None,
            "end a scale early when the loss improves less than this (relative) in 20 evaluations; default: off",
            "T", low=0, above=True),

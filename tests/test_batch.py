@@ -176,3 +176,17 @@ def test_an_output_folder_that_is_a_file_or_an_input_is_refused(tiny_weights, fo
     shutil.copy(photos / "one.png", clash)
     assert cli.main(["batch", str(photos), "--style", str(styles / "stripes.png"), "-o", str(photos)]) == 2
     assert "would overwrite the input" in capsys.readouterr().err
+
+
+def test_a_worker_builds_its_network_with_the_runs_padding(tiny_weights) -> None:
+    from painterly import options
+    from painterly.models.vgg import EdgePad
+    from painterly.models.weights import load_weights_file
+
+    weights = load_weights_file(str(tiny_weights), preprocessing="torchvision")
+    settings = options.validate({"padding": "reflect", "device": "cpu", "precision": "fp32"})
+    reflecting = executor.worker_network(weights, settings, "tiny")
+    pads = [module for module in reflecting.encoder.modules() if isinstance(module, EdgePad)]
+    assert pads and all(pad.mode == "reflect" for pad in pads)
+    zeros = executor.worker_network(weights, {**settings, "padding": "zeros"}, "tiny")
+    assert zeros is not reflecting and not any(isinstance(m, EdgePad) for m in zeros.encoder.modules())

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from painterly.losses import StyleObjective, content_loss, gram_matrix, layer_style_loss
+from painterly.losses import StyleObjective, content_loss, crop_cells, gram_matrix, layer_style_loss
 
 
 def test_gram_matrix_is_f_f_transpose_by_hand() -> None:
@@ -106,3 +106,39 @@ def test_objective_adds_region_terms_with_layer_and_region_weights() -> None:
     expected = 2.0 * (0.25 * region_style_loss(a, mask_a, target_a) + 0.75 * region_style_loss(b, mask_b, target_b))
     assert terms.style.item() == pytest.approx(expected.item(), rel=1e-6)
     assert terms.total.item() == pytest.approx(10.0 * expected.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_gram_matrix_and_its_gradient_are_those_of_f_times_f_transposed(channels_last: bool) -> None:
+    generator = torch.Generator().manual_seed(3)
+    features = torch.randn(1, 6, 5, 7, generator=generator)
+    if channels_last:
+        features = features.contiguous(memory_format=torch.channels_last)
+    features.requires_grad_(True)
+    weights = torch.randn(6, 6, generator=generator)  # not symmetric: both halves of dG count
+    gram = gram_matrix(features)
+    (gram * weights).sum().backward()
+    reference = features.detach().clone().requires_grad_(True)
+    matrix = reference.reshape(6, -1)
+    expected = matrix @ matrix.T
+    (expected * weights).sum().backward()
+    assert torch.allclose(gram, expected, rtol=1e-5, atol=1e-5)
+    assert features.grad is not None and reference.grad is not None
+    assert torch.allclose(features.grad, reference.grad, rtol=1e-5, atol=1e-5)
+    # the gradient comes back in the activations' own layout (a mismatch made every evaluation slower)
+    assert features.grad.is_contiguous(memory_format=torch.channels_last) is channels_last
+
+
+def test_a_cropped_map_hands_its_gradient_back_in_place_and_in_its_layout() -> None:
+    features = torch.randn(1, 4, 9, 11).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    weights = torch.randn(1, 4, 5, 7)
+    cropped = crop_cells(features, 2)
+    assert torch.equal(cropped, features.detach()[..., 2:-2, 2:-2])
+    (cropped * weights).sum().backward()
+    expected = torch.zeros(1, 4, 9, 11)
+    expected[..., 2:-2, 2:-2] = weights
+    assert features.grad is not None and torch.equal(features.grad, expected)
+    assert features.grad.is_contiguous(memory_format=torch.channels_last)
+    assert crop_cells(features, 0) is features
+    assert torch.autograd.gradcheck(lambda x: crop_cells(x, 1), torch.randn(1, 2, 4, 5, dtype=torch.float64,
+                                                                             requires_grad=True))  # fmt: skip

@@ -106,8 +106,7 @@ def test_the_cli_refuses_a_negative_margin(capsys) -> None:
 
 
 def test_the_style_loss_counts_the_picture_not_the_margin(tiny_network) -> None:
-    from painterly.losses import region_style_loss
-    from painterly.masks import feature_mask
+    from painterly.losses import layer_style_loss
 
     network, content, style = tiny_network()
     weights = {name: 1.0 / len(style) for name in style}
@@ -116,12 +115,40 @@ def test_the_style_loss_counts_the_picture_not_the_margin(tiny_network) -> None:
     objective = Objective(network, terms, photo, [painting], (20, 26), margin=3)
     canvas = torch.rand(1, 3, 26, 32, generator=torch.Generator().manual_seed(0))
     features = network(canvas)
+    cells = objective.losses.style_margins
+    # 3 px at full resolution, 1.5 -> 2 cells after one pooling, 0.75 -> 1 after two
+    strides = {name: 26 // features[name].shape[2] for name in style}
+    assert cells == {name: {1: 3, 2: 2, 4: 1}[strides[name]] for name in style}
+    expected = sum(
+        weights[name] * layer_style_loss(crop_margin(features[name], cells[name]), objective.losses.style_targets[name])
+        for name in style
+    )
+    assert float(objective(canvas).style) == pytest.approx(float(expected), rel=1e-5)
+    assert objective.losses.style_regions == ()  # no masked Gram matrices without masks
+
+
+def test_with_style_masks_the_regions_end_at_the_picture(tiny_network) -> None:
+    from painterly.losses import region_style_loss
+    from painterly.masks import feature_mask
+
+    network, content, style = tiny_network()
+    weights = {name: 1.0 / len(style) for name in style}
+    terms = Terms(tuple(content), weights, 1.0, 1.0)
+    photo, painting = ramp(40, 52), ramp(30, 30).flip(-1)
+    everywhere = RegionMasks(style=(torch.ones(1, 1, 40, 52),))
+    objective = Objective(network, terms, photo, [painting], (20, 26), everywhere, margin=3)
+    canvas = torch.rand(1, 3, 26, 32, generator=torch.Generator().manual_seed(0))
+    features = network(canvas)
     inside = Canvas(20, 26, 3).inside()
     share = 20 * 26 / (26 * 32)
-    expected = sum(
-        weights[name] * region_style_loss(features[name], feature_mask(inside, features[name]), region.targets[name])
-        for region in objective.losses.style_regions
-        for name in style
-    ) / share
+    expected = (
+        sum(
+            weights[name]
+            * region_style_loss(features[name], feature_mask(inside, features[name]), region.targets[name])
+            for region in objective.losses.style_regions
+            for name in style
+        )
+        / share
+    )
     assert float(objective(canvas).style) == pytest.approx(float(expected), rel=1e-5)
     assert Canvas(20, 26, 3).inside().sum() == 20 * 26

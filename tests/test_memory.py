@@ -71,6 +71,21 @@ def test_parts_scale_as_described() -> None:
     assert estimate(1024, style_scale=4.0, optimizer="adam") > estimate(1024, optimizer="adam")
 
 
+def test_the_margin_is_counted_around_the_output() -> None:
+    """Sizes are the output's; the network sees the canvas with ``margin`` pixels on every side. A
+    refusal names the output's size and a --size whose canvas fits."""
+    framed = RunShape(VGG16, LAYERS, "bf16", "lbfgs", lbfgs_history=100, content_layers=CONTENT, margin=8)
+    assert estimate_peak_bytes(framed, 768, 1024) == estimate_peak_bytes(replace(framed, margin=0), 784, 1040)
+    free = estimate_peak_bytes(framed, 4096, 3072) - 1
+    with pytest.raises(PainterlyError) as refused:
+        check_fits(framed, 3072, 4096, available=free)
+    message = str(refused.value)
+    assert message.startswith("a 4096 px output needs about "), message
+    largest = int(message.split("use --size ")[1].split(")")[0])
+    assert largest < 4096
+    check_fits(framed, largest * 3 // 4, largest, available=free)
+
+
 def test_shallow_layers_need_less_than_deep_ones() -> None:
     shallow = estimate_peak_bytes(RunShape(VGG16, ["conv1_1", "conv2_1"], "fp32", "adam"), 1024, 1024)
     assert shallow < estimate_peak_bytes(RunShape(VGG16, LAYERS, "fp32", "adam"), 1024, 1024)
@@ -102,8 +117,8 @@ def rss(key):
             if line.startswith(key):
                 return int(line.split()[1]) * 1024
 
-size, precision, channels_last, optimizer, evaluations = sys.argv[1:6]
-size, evaluations, channels_last = int(size), int(evaluations), channels_last == "1"
+size, precision, channels_last, optimizer, evaluations, recompute = sys.argv[1:7]
+size, evaluations, channels_last, recompute = int(size), int(evaluations), channels_last == "1", recompute == "1"
 generator = torch.Generator().manual_seed(0)
 state = {k: torch.randn(s, generator=generator) * 0.02 for k, s in VGG16.parameter_shapes().items()}
 photo, painting = torch.rand(2, 1, 3, size, size, generator=generator)
@@ -111,7 +126,7 @@ content, style = ["relu4_2"], ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu
 with open("/proc/self/clear_refs", "w") as clear:
     clear.write("5")  # reset the peak (VmHWM) to the current resident size
 before = rss("VmRSS")
-encoder = VGGFeatures(VGG16, state, content + style)
+encoder = VGGFeatures(VGG16, state, content + style, recompute=recompute)
 if channels_last:
     encoder = encoder.to(memory_format=torch.channels_last)
 
@@ -143,17 +158,18 @@ def _can_reset_peak() -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not _can_reset_peak(), reason="needs Linux's /proc/self/clear_refs to measure a peak")
 @pytest.mark.parametrize(
-    ("precision", "channels_last", "optimizer", "evaluations"),
-    [("bf16", True, "lbfgs", 8), ("fp32", False, "adam", 3)],
+    ("precision", "channels_last", "optimizer", "evaluations", "recompute"),
+    [("bf16", True, "lbfgs", 8, False), ("fp32", False, "adam", 3, False), ("bf16", True, "lbfgs", 8, True)],
 )
 def test_estimate_is_within_a_factor_of_a_measured_run(
-    precision: str, channels_last: bool, optimizer: str, evaluations: int
+    precision: str, channels_last: bool, optimizer: str, evaluations: int, recompute: bool
 ) -> None:
     if precision == "bf16" and not bf16_is_fast(torch.device("cpu")):
         pytest.skip("bf16 on this CPU is emulated; the calibration is for native bf16")
     size = 256
     environment = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
-    arguments = [str(size), precision, "1" if channels_last else "0", optimizer, str(evaluations)]
+    flags = ["1" if channels_last else "0", optimizer, str(evaluations), "1" if recompute else "0"]
+    arguments = [str(size), precision, *flags]
     completed = subprocess.run(
         [sys.executable, "-c", PROBE, *arguments],
         env=environment,
@@ -167,7 +183,7 @@ def test_estimate_is_within_a_factor_of_a_measured_run(
     measured = json.loads(completed.stdout.strip().splitlines()[-1])["growth"]
     shape = RunShape(
         VGG16, LAYERS, precision, optimizer, lbfgs_history=evaluations - 1, content_layers=CONTENT,
-        channels_last=channels_last,
+        channels_last=channels_last, recompute=recompute,
     )  # fmt: skip
     estimated = estimate_peak_bytes(shape, size, size)
     ratio = estimated / measured

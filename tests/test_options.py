@@ -61,6 +61,7 @@ def test_every_preset_is_valid() -> None:
         ({"optimizer": "sgd"}, "unknown optimizer 'sgd'; use lbfgs or adam"),
         ({"padding": "circular"}, "unknown padding 'circular'; use zeros, reflect or replicate"),
         ({"bounds": "project"}, "unknown bounds 'project'; use inside or after"),
+        ({"memory": "small"}, "unknown memory 'small'; use auto, normal or low"),
         ({"original_colors": "yes"}, "original-colors must be True or False"),
         ({"style_layer_weights": [1, -1, 0, 0, 0]}, "style-layer-weights must be a finite zero or positive number"),
         ({"style_layer_weights": [1, 1]}, "2 style layer weights for 5 style layers"),

@@ -133,10 +133,13 @@ def worker_network(weights: LoadedWeights, settings: dict[str, Any], weights_id:
     from painterly.runtime import resolve_runtime
 
     layers = [*settings["content_layers"], *settings["style_layers"]]
-    key = repr((weights_id, layers, settings["device"], settings["precision"], settings["pooling"]))
+    network_options = (settings["device"], settings["precision"], settings["pooling"], settings["padding"])
+    key = repr((weights_id, layers, *network_options))
     if key not in _worker_networks:
         runtime = resolve_runtime(settings["device"], settings["precision"])
-        _worker_networks[key] = Network(weights, layers, runtime, pooling=settings["pooling"])
+        _worker_networks[key] = Network(
+            weights, layers, runtime, pooling=settings["pooling"], padding=settings["padding"]
+        )
     return _worker_networks[key]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 RUN_ONLY = frozenset({
     "size", "style_scale", "style_weights", "style_masks", "content_mask", "preserve_color", "color_transfer",
     "original_colors", "tv_weight", "style_layer_weights", "content_weight", "style_weight", "optimizer",
-    "learning_rate", "iterations", "init", "seed", "scales", "tolerance", "compile",
+    "learning_rate", "iterations", "init", "seed", "scales", "tolerance", "compile", "memory",
 })  # fmt: skip
 
 
