@@ -136,16 +136,10 @@ def stylize_with(
         "memory": "low" if network.recompute else "normal",  # what "auto" chose
     }
     total = settings["iterations"]
-    canvases = {canvas.size: canvas for canvas in scale_canvases(plan, settings["margin"])}
-
-    def crop(pixels: torch.Tensor) -> torch.Tensor:
-        canvas = canvases.get(image_size(pixels))
-        return pixels if canvas is None else canvas.crop(pixels)
-
     shown = reason or network.description
     if network.recompute:  # the first progress line says so: the run is slower than usual
         shown += "; activations recomputed in the backward pass to save memory (--memory low)"
-    recorder = Recorder(plan, total, inputs.finish, callback, network=shown, crop=crop)
+    recorder = Recorder(plan, total, inputs.finish, callback, network=shown)
     best, final_terms, stop_reason = run_scales(
         inputs, network, terms, plan, settings, recorder, start=start, extra_loss=extra_loss
     )
@@ -292,7 +286,7 @@ def run_scales(
             first = resize(start.detach().float().cpu(), size)
         else:
             first = initial_image(settings["init"], inputs.photo, inputs.paintings[0], *size, generator)
-        recorder.start_scale(index)
+        recorder.start_scale(index, crop=canvas.crop)
         outcome = optimize_image(
             canvas.pad(first).to(network.runtime.device),
             evaluate,

@@ -35,7 +35,6 @@ import torch
 import torch.nn.functional as F
 
 from painterly.image import image_size
-from painterly.losses import crop_cells
 
 
 def pad_image(image: torch.Tensor, margin: int, *, mode: str = "reflect") -> torch.Tensor:
@@ -51,8 +50,40 @@ def pad_image(image: torch.Tensor, margin: int, *, mode: str = "reflect") -> tor
 
 
 def crop_margin(image: torch.Tensor, margin: int) -> torch.Tensor:
-    """The inside of a (…, H, W) canvas: ``margin`` pixels removed from every side."""
-    return crop_cells(image, margin)
+    """The inside of a (…, H, W) canvas, or feature map: ``margin`` pixels (cells) removed from every
+    side; itself for 0. With a gradient, :class:`_Crop` (which keeps the memory layout)."""
+    if margin <= 0:
+        return image
+    if not image.requires_grad:
+        return image[..., margin:-margin, margin:-margin]
+    return _Crop.apply(image, margin)
+
+
+class _Crop(torch.autograd.Function):
+    """``features[..., c:-c, c:-c]`` whose gradient keeps the activations' memory layout.
+
+    Autograd's slice gradient is a zero tensor in the default (NCHW) layout; added to the
+    channels_last gradients of the network's backward pass it made an evaluation with an 8 px
+    margin at 512 px take 0.99 s, against 0.81 s with this gradient (interleaved runs, this
+    project's 2-core CPU, vgg16-hed in bf16).
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, features: torch.Tensor, cells: int) -> torch.Tensor:
+        channels_last = features.dim() == 4 and not features.is_contiguous()
+        channels_last = channels_last and features.is_contiguous(memory_format=torch.channels_last)
+        ctx.cells = cells  # type: ignore[attr-defined]
+        ctx.size = features.shape  # type: ignore[attr-defined]
+        ctx.layout = torch.channels_last if channels_last else torch.contiguous_format  # type: ignore[attr-defined]
+        return features[..., cells:-cells, cells:-cells]
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        cells = ctx.cells  # type: ignore[attr-defined]
+        full = torch.empty(ctx.size, dtype=grad.dtype, device=grad.device, memory_format=ctx.layout)  # type: ignore[attr-defined]
+        full.zero_()
+        full[..., cells:-cells, cells:-cells] = grad
+        return full, None
 
 
 def scaled_margin(margin: int, long_side: int, final_long_side: int) -> int:
@@ -104,7 +135,7 @@ class Canvas:
         return max(0, min(cells, (min(height, width) - 1) // 2))
 
     def crop(self, image: torch.Tensor) -> torch.Tensor:
-        """The picture inside a canvas of this size (an image of another size is returned as it is)."""
+        """The picture inside a (…, H + 2 margin, W + 2 margin) canvas of this size."""
         if tuple(image.shape[-2:]) != self.size:
-            return image
+            raise ValueError(f"expected a canvas of {self.size}, got {tuple(image.shape[-2:])}")
         return crop_margin(image, self.margin)

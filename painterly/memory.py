@@ -62,7 +62,7 @@ import torch
 
 from painterly.errors import PainterlyError
 from painterly.lbfgs import HISTORY_BYTES, MAX_HISTORY, MIN_HISTORY
-from painterly.models.vgg import VGGArchitecture
+from painterly.models.vgg import VGGArchitecture, group_by_block
 from painterly.options import MAX_SIZE, MIN_SIDE
 
 # The longest side a painting may be scaled to by --style-scale: the largest --size (the option
@@ -220,15 +220,13 @@ def _recomputed_activations(
     which comes before every block's) and the largest block's activations recomputed in its
     backward pass (with max pooling's indices): the two are never alive at once.
     """
-    blocks: dict[str, list[str]] = {}
-    for name in elements:  # forward order
-        blocks.setdefault(name[4] if name.startswith("relu") else name[4:], []).append(name)
-    kept = {names[-1] for names in list(blocks.values())[:-1]}
+    blocks = group_by_block(list(elements))  # elements are in forward order
+    kept = {names[-1] for names in blocks[:-1]}
     requested = sum(elements[name] for name in wanted - kept) * act_bytes
     indices = 8 if pooling == "max" else 0
     largest = max(
         sum(elements[name] * (act_bytes + (indices if name.startswith("pool") else 0)) for name in names)
-        for names in blocks.values()
+        for names in blocks
     )
     return (3 * pixels + sum(elements[name] for name in kept)) * act_bytes + max(requested, largest)
 

@@ -26,8 +26,8 @@ import torch
 
 from painterly.errors import PainterlyError
 from painterly.image import fit_long_side, image_size, resize
-from painterly.losses import LossTerms, StyleObjective, crop_cells, total_variation
-from painterly.margin import Canvas
+from painterly.losses import LossTerms, StyleObjective, total_variation
+from painterly.margin import Canvas, crop_margin
 from painterly.masks import RegionMasks
 from painterly.network import Network, resolve_layers
 from painterly.options import MIN_SIDE
@@ -116,11 +116,10 @@ class Objective:
         self.network = network
         self.terms = terms
         style_names = list(terms.style_layer_weights)
-        if margin > 0:
-            photo = self.canvas.pad(resize(photo, size))
-            masks = masks.framed(size, margin)
+        photo = self.canvas.pad(resize(photo, size))  # at the canvas's size
+        masks = masks.framed(size, margin)
         with torch.no_grad():
-            photo_features = network(resize(photo, self.canvas.size).to(device))
+            photo_features = network(photo.to(device))
             style_long_side = max(MIN_SIDE // 2, round(terms.style_scale * max(size)))
             painting_grams = []
             for painting in paintings:
@@ -137,7 +136,7 @@ class Objective:
             style_margins = (
                 {name: self.canvas.feature_margin(photo_features[name]) for name in style_names} if cropped else {}
             )
-            cropped_features = {name: crop_cells(photo_features[name], n) for name, n in style_margins.items()}
+            cropped_features = {name: crop_margin(photo_features[name], n) for name, n in style_margins.items()}
             seen_by_style = {**photo_features, **cropped_features}  # each style layer's shape
             targets, regions = style_targets(
                 painting_grams, terms.blend, seen_by_style, self._style_regions(masks), style_names

@@ -136,10 +136,8 @@ class Recorder:
         finish: Finisher,
         callback: Callable[[Iterate], None] | None = None,
         network: str = "",
-        crop: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.plan = plan
-        self.crop = crop or (lambda pixels: pixels)  # the picture inside an optimised canvas
         self.schedule = tuple((scale.height, scale.width, scale.evaluations) for scale in plan)
         self.total_evaluations = total_evaluations
         self.finish = finish
@@ -149,11 +147,14 @@ class Recorder:
         self.started = time.perf_counter()
         self.scale_index = 0
         self.offset = 0  # evaluations of the scales before the current one
+        self.crop: Callable[[torch.Tensor], torch.Tensor] = _as_it_is  # the picture inside the scale's canvas
 
-    def start_scale(self, index: int) -> None:
-        """The scale ``index`` (1-based) starts; the evaluations so far are its offset."""
+    def start_scale(self, index: int, crop: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        """The scale ``index`` (1-based) starts; the evaluations so far are its offset. ``crop`` takes
+        the picture out of the scale's optimised canvas (:meth:`painterly.margin.Canvas.crop`)."""
         self.scale_index = index
         self.offset = len(self.history)
+        self.crop = crop or _as_it_is
 
     @property
     def seconds(self) -> float:
@@ -191,3 +192,7 @@ class Recorder:
                     network=self.network,
                 )
             )
+
+
+def _as_it_is(pixels: torch.Tensor) -> torch.Tensor:
+    return pixels

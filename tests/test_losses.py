@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from painterly.losses import StyleObjective, content_loss, crop_cells, gram_matrix, layer_style_loss
+from painterly.losses import StyleObjective, content_loss, gram_matrix, layer_style_loss
 
 
 def test_gram_matrix_is_f_f_transpose_by_hand() -> None:
@@ -127,18 +127,3 @@ def test_the_gram_matrix_and_its_gradient_are_those_of_f_times_f_transposed(chan
     assert torch.allclose(features.grad, reference.grad, rtol=1e-5, atol=1e-5)
     # the gradient comes back in the activations' own layout (a mismatch made every evaluation slower)
     assert features.grad.is_contiguous(memory_format=torch.channels_last) is channels_last
-
-
-def test_a_cropped_map_hands_its_gradient_back_in_place_and_in_its_layout() -> None:
-    features = torch.randn(1, 4, 9, 11).contiguous(memory_format=torch.channels_last).requires_grad_(True)
-    weights = torch.randn(1, 4, 5, 7)
-    cropped = crop_cells(features, 2)
-    assert torch.equal(cropped, features.detach()[..., 2:-2, 2:-2])
-    (cropped * weights).sum().backward()
-    expected = torch.zeros(1, 4, 9, 11)
-    expected[..., 2:-2, 2:-2] = weights
-    assert features.grad is not None and torch.equal(features.grad, expected)
-    assert features.grad.is_contiguous(memory_format=torch.channels_last)
-    assert crop_cells(features, 0) is features
-    assert torch.autograd.gradcheck(lambda x: crop_cells(x, 1), torch.randn(1, 2, 4, 5, dtype=torch.float64,
-                                                                             requires_grad=True))  # fmt: skip

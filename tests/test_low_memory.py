@@ -274,3 +274,9 @@ def test_the_compiled_objective_recomputes_too(tiny_weights: Path, small_images:
     eager_losses = [record.total_loss for record in eager.history]
     assert [record.total_loss for record in compiled.history] == pytest.approx(eager_losses, rel=1e-4)
     assert torch.allclose(compiled.image, eager.image, atol=1e-3)
+
+
+def test_stages_are_grouped_by_block_with_their_pooling() -> None:
+    from painterly.models.vgg import group_by_block
+
+    assert group_by_block(VGG16.layer_names()[:6]) == [["relu1_1", "relu1_2", "pool1"], ["relu2_1", "relu2_2", "pool2"]]

@@ -49,9 +49,10 @@ def test_the_margin_scales_with_the_picture_and_is_at_least_one_pixel(long_side:
 def test_a_canvas_crops_only_images_of_its_own_size() -> None:
     canvas = Canvas(6, 8, 2)
     assert canvas.size == (10, 12) and canvas.inner == (6, 8)
-    assert canvas.crop(ramp(10, 12)).shape[-2:] == (6, 8)
-    other = ramp(6, 8)
-    assert canvas.crop(other) is other
+    image = ramp(10, 12)
+    assert torch.equal(canvas.crop(image), image[..., 2:8, 2:10])
+    with pytest.raises(ValueError, match=r"expected a canvas of \(10, 12\), got \(6, 8\)"):
+        canvas.crop(ramp(6, 8))
 
 
 def test_the_photo_mirrored_into_the_margin_has_no_content_loss(tiny_network) -> None:
@@ -152,3 +153,18 @@ def test_with_style_masks_the_regions_end_at_the_picture(tiny_network) -> None:
     )
     assert float(objective(canvas).style) == pytest.approx(float(expected), rel=1e-5)
     assert Canvas(20, 26, 3).inside().sum() == 20 * 26
+
+
+def test_a_cropped_map_hands_its_gradient_back_in_place_and_in_its_layout() -> None:
+    features = torch.randn(1, 4, 9, 11).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    weights = torch.randn(1, 4, 5, 7)
+    cropped = crop_margin(features, 2)
+    assert torch.equal(cropped, features.detach()[..., 2:-2, 2:-2])
+    (cropped * weights).sum().backward()
+    expected = torch.zeros(1, 4, 9, 11)
+    expected[..., 2:-2, 2:-2] = weights
+    assert features.grad is not None and torch.equal(features.grad, expected)
+    assert features.grad.is_contiguous(memory_format=torch.channels_last)
+    assert crop_margin(features, 0) is features
+    assert torch.autograd.gradcheck(lambda x: crop_margin(x, 1), torch.randn(1, 2, 4, 5, dtype=torch.float64,
+                                                                             requires_grad=True))  # fmt: skip

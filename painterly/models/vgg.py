@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -201,7 +201,7 @@ class EdgePad(nn.Module):
         return nn.functional.pad(x, (1, 1, 1, 1), mode=mode)
 
 
-def _blocks(stages: list[str]) -> list[list[str]]:
+def group_by_block(stages: Sequence[str]) -> list[list[str]]:
     """The stage names grouped by block, in forward order: convolutions + ReLUs, then the pooling."""
     grouped: dict[str, list[str]] = {}
     for name in stages:
@@ -251,7 +251,7 @@ class VGGFeatures(nn.Module):
                 self.stages[name] = nn.AvgPool2d(2, 2)
             else:
                 self.stages[name] = nn.MaxPool2d(2, 2)
-        self.blocks = _blocks(list(self.stages))
+        self.blocks = group_by_block(list(self.stages))
         self._load(state_dict)
         self.requires_grad_(False)
         self.eval()
