@@ -10,9 +10,11 @@ with the optimiser's state alive beside it. :func:`estimate_peak_bytes` adds up:
   :mod:`painterly.models.vgg`) the input and each block's output, plus the larger of the requested
   layers (alive until the losses' backward has run) and the largest block's activations, which
   its backward pass recomputes (block 1: 64 + 64 channels at full resolution, and its pooling);
-- float32 copies of the loss layers (the losses upcast bf16 activations and the Gram matrix keeps
-  the copy for its backward pass; counted for channels_last fp32 runs too, where since the Gram
-  matrix reads the activations in place only a cropped (margin) layer is copied: safe);
+- the copies the losses keep for the backward pass: the content layers in float32 (the content
+  loss upcasts bf16 activations; counted for channels_last fp32 runs too), and with a margin the
+  style layers' cropped activations, in the network's precision (the Gram matrix reads uncropped
+  activations in place, and since its gradient's product runs in bf16 it keeps no float32 copy:
+  see :func:`painterly.losses.gram_matrix`);
 - the gradients alive at once in the backward pass, a calibrated multiple of the largest
   activation (the first block: 64 channels at full resolution);
 - the content targets, the Gram matrices and their gradients;
@@ -45,9 +47,15 @@ per evaluation, alternating the two on one network: 7.3 and 9.4 s at 1024 px (x1
 36.0 s at 2048 px (x1.23). A whole 8-evaluation L-BFGS run at 256 px (tests/test_memory.py's
 probe) took 216 MB with recomputation against 182 MB without (the first recomputation's one-time
 costs, about 35 MB, outweigh the saving at that size; the estimate was 1.14x). Scripts and
-commands: docs/benchmarks/README.md, "Lower-memory path". For 8192x6144 on CUDA (bf16, the
-default margin of 8 px, 500 evaluations) the estimate is 92 GB without and 80 GB (74.6 GiB) with
-recomputation, under the 84 GB free an H100 reported: an estimate, not measured on a GPU.
+commands: docs/benchmarks/README.md, "Lower-memory path".
+
+Since the Gram matrix's gradient product runs in bf16, the style layers keep no float32 copies;
+the same probe (``scripts/memory_probe.py``, idle machine) then measured one evaluation at 216 MB
+(512x384), 788 MB (1024x768; 839 MB with an 8 px margin), 3.08 GB (2048x1536) and, with
+recomputation, 604 MB (1024x768): the estimate's parts were 1.01x, 1.04x (1.25x), 1.04x and 1.04x
+of that. For 8192x6144 on CUDA (bf16, the default margin of 8 px, 500 evaluations) the estimate
+is now 80 GB (74.6 GiB) without recomputation and 68 GB with it (before: 92 and 80 GB), under the
+84 GB free an H100 reported: an estimate, not measured on a GPU.
 """
 
 from __future__ import annotations
@@ -128,7 +136,7 @@ class MemoryEstimate:
 
     weights: int
     activations: int  # kept for the backward pass, in the network's precision
-    loss_copies: int  # float32 copies of the loss layers
+    loss_copies: int  # what the losses keep: float32 content layers, a margin's cropped style layers
     backward: int  # gradients alive at once in the backward pass
     targets: int  # content targets, Gram matrices and their gradients
     optimizer: int  # image, gradient, best image and the optimiser's state
@@ -177,7 +185,12 @@ def estimate_memory(run: RunShape, height: int, width: int) -> MemoryEstimate:
         activations = (3 * pixels + sum(elements.values())) * act_bytes
         if run.pooling == "max":
             activations += 8 * sum(count for name, count in elements.items() if name.startswith("pool"))
-    loss_copies = 4 * sum(elements[name] for name in wanted) if copy_needed else 0
+    # The content loss keeps its layers' differences from the targets in float32; the Gram matrix
+    # keeps the style layers' activations as they are (its float32 copy for G is freed at once),
+    # except that the cropped activations of a margin are a copy it cannot read in place.
+    loss_copies = 4 * sum(elements[name] for name in content & wanted) if copy_needed else 0
+    if run.margin:
+        loss_copies += act_bytes * sum(elements[name] for name in wanted - content)
     largest = max(elements.values())
     backward = int(_BACKWARD_FACTORS[(precision, run.channels_last)] * 4 * largest)
     grams = sum(arch.channels[int(name[4]) - 1] ** 2 for name in wanted if name.startswith("relu"))
@@ -199,11 +212,14 @@ def estimate_memory(run: RunShape, height: int, width: int) -> MemoryEstimate:
         overhead += _ADAM_CPU_OVERHEAD
 
     # The painting's targets are computed without gradients before the optimisation of a scale:
-    # its loss layers plus two activations in flight, at most a square of the painting's long side.
-    # Only a large style_scale makes this the peak.
+    # its loss layers plus two activations in flight, at most a square of the painting's long side,
+    # in the network's precision, and in bf16 the float32 copy that one Gram matrix at a time is
+    # formed from. Only a large style_scale makes this the peak.
     painting_side = max(1, round(max(height, width) * run.style_scale))
     painting = stage_elements(painting_side, painting_side)
-    painting_peak = (sum(painting[name] for name in wanted) + 2 * max(painting.values())) * 4
+    painting_peak = (sum(painting[name] for name in wanted) + 2 * max(painting.values())) * act_bytes
+    if precision == "bf16":
+        painting_peak += 4 * max(painting[name] for name in wanted - content or wanted)
     evaluation = activations + loss_copies + backward + optimizer_bytes
     if painting_peak > evaluation:
         activations += painting_peak - evaluation

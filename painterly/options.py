@@ -39,7 +39,7 @@ MAX_SIZE = 16384
 #: torch.Generator.manual_seed takes at most a 64-bit unsigned integer.
 MAX_SEED = 2**64 - 1
 #: Words `init` accepts besides an image file.
-INIT_WORDS = ("content", "noise", "style")
+INIT_WORDS = ("content", "palette", "noise", "style")
 DEFAULT_LEARNING_RATES = {"lbfgs": 1.0, "adam": 0.02}
 #: Where the in-memory images that path options also take (in the API) come from.
 IMAGE_MODULES = ("PIL", "torch", "numpy")
@@ -272,8 +272,9 @@ OPTIONS: tuple[Option, ...] = (
            "LR", low=0, above=True),
     Option("iterations", int, 500, "objective evaluations (forward + backward), all scales together", "N",
            low=1, high=10_000_000, common=True),
-    Option("init", str, "content", "start image: content, noise, style or an image file", "INIT", path=True,
-           words=INIT_WORDS),
+    Option("init", str, "content",
+           "start image: content, palette (the photo in the painting's colours), noise, style or an image file",
+           "INIT", path=True, words=INIT_WORDS),
     Option("seed", int, 0, "random seed (noise init); a CPU run is reproducible bit for bit", "N",
            low=0, high=MAX_SEED),
     Option("scales", int | None, None,

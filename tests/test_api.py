@@ -47,7 +47,7 @@ def test_total_is_alpha_content_plus_beta_style(tiny_weights, small_images) -> N
         assert record.total_loss == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.parametrize("init", ["noise", "content", "style"])
+@pytest.mark.parametrize("init", ["noise", "content", "palette", "style"])
 def test_a_cpu_run_is_reproducible_bit_for_bit(tiny_weights, small_images, init) -> None:
     content, style = small_images
     first = stylize(content, style, **tiny_options(tiny_weights, init=init, seed=7))

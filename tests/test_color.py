@@ -80,6 +80,21 @@ def test_linear_transfer_matches_mean_and_covariance(method) -> None:
     assert torch.allclose(clamped_covariance, want_covariance, atol=5e-4)
 
 
+def test_the_palette_start_is_the_photo_at_the_output_size_in_the_paintings_colours() -> None:
+    from painterly.initialization import initial_image
+
+    photo = correlated_image(7, mean=(0.3, 0.5, 0.45))  # 20 x 24: the size of the start
+    painting = correlated_image(8, 30, 30, mean=(0.55, 0.4, 0.3))
+    start = initial_image("palette", photo, painting, 20, 24, torch.Generator())
+    assert start.shape == (1, 3, 20, 24)
+    start_mean, start_covariance = color_statistics(start)
+    want_mean, want_covariance = color_statistics(painting)
+    assert torch.allclose(start_mean, want_mean, atol=5e-3)
+    assert torch.allclose(start_covariance, want_covariance, atol=5e-4)
+    # the photo's picture, not the painting's: each pixel is an affine map of the photo's
+    assert torch.equal(start, transfer_color(resize(photo, (20, 24)), painting))
+
+
 def test_transfer_matrices_have_their_defining_forms() -> None:
     s = color_statistics(correlated_image(5))[1]
     t = color_statistics(correlated_image(6))[1]

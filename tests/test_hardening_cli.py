@@ -213,7 +213,7 @@ def test_a_huge_style_scale_blames_the_style_scale(tiny_weights, small_images) -
 def test_an_init_word_in_the_wrong_case_names_the_valid_words(tiny_weights, small_images, tmp_path, capsys) -> None:
     content, style = small_images
     code, err = run(capsys, content, style, "-o", tmp_path / "o.png", *tiny(tiny_weights, "--init", "Noise"))
-    one_error_line(code, err, "content, noise or style", "did you mean 'noise'")
+    one_error_line(code, err, "content, palette, noise or style", "did you mean 'noise'")
 
 
 # --log that cannot be written; callbacks that edit the image ------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from painterly.lbfgs import PairHistory, _direction, minimize_lbfgs
+from painterly.lbfgs import PairHistory, _direction, first_step, minimize_lbfgs
 
 
 def two_loop(grad: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor]], scale: float) -> torch.Tensor:
@@ -63,7 +63,7 @@ def test_iterates_match_torch_lbfgs_with_strong_wolfe() -> None:
         return loss.detach()
 
     with pytest.raises(StopIteration):
-        minimize_lbfgs(ours, our_closure, learning_rate=1.0, history_size=10)
+        minimize_lbfgs(ours, our_closure, learning_rate=1.0, history_size=10, first="torch")
 
     theirs = start.clone().requires_grad_(True)
     their_losses: list[float] = []
@@ -85,3 +85,29 @@ def test_iterates_match_torch_lbfgs_with_strong_wolfe() -> None:
     ours_then, theirs_then = torch.tensor(our_losses[:compared]), torch.tensor(their_losses[:compared])
     torch.testing.assert_close(ours_then, theirs_then, rtol=1e-6, atol=1e-9)
     assert our_losses[compared - 1] < 0.05 * our_losses[0]
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e8])
+def test_the_first_step_is_polyaks_whatever_the_losss_scale(scale: float) -> None:
+    """f = a |x|^2: L / |g|^2 = 1 / (4a), so the first trial halves x and the loss falls to a quarter."""
+    start = torch.linspace(0.5, 2.0, 50, dtype=torch.float64)
+    losses: list[float] = []
+    x = start.clone().requires_grad_(True)
+
+    def closure() -> torch.Tensor:
+        if len(losses) == 2:
+            raise StopIteration
+        x.grad = None
+        loss = scale * x.pow(2).sum()
+        loss.backward()
+        losses.append(float(loss.detach()))
+        return loss.detach()
+
+    with pytest.raises(StopIteration):
+        minimize_lbfgs(x, closure, learning_rate=1.0)
+    assert losses[1] == pytest.approx(0.25 * losses[0], rel=1e-12)
+    grad = 2 * scale * start
+    assert first_step(losses[0], grad, "polyak") == pytest.approx(1 / (4 * scale), rel=1e-12)
+    # torch's rule, min(1, 1 / |g|_1), shrinks with the loss's scale
+    assert first_step(losses[0], grad, "torch") == pytest.approx(min(1.0, 1 / grad.abs().sum().item()))
+    assert first_step(0.0, grad, "polyak") == first_step(0.0, grad, "torch")  # nothing to go by at a zero loss

@@ -38,6 +38,28 @@ def test_losses_accumulate_in_float32_from_bf16_features() -> None:
     assert content_loss(features.bfloat16(), features).dtype == torch.float32
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_gram_matrix_of_bf16_activations_is_exact_and_its_gradient_is_bf16(channels_last: bool) -> None:
+    """bf16 entries multiply exactly and sum in float32; the gradient's product runs in bf16."""
+    generator = torch.Generator().manual_seed(5)
+    features = torch.rand(1, 16, 24, 32, generator=generator).bfloat16()
+    if channels_last:
+        features = features.contiguous(memory_format=torch.channels_last)
+    features.requires_grad_(True)
+    matrix = features.detach().double().reshape(16, -1)
+    exact = matrix @ matrix.T
+    gram = gram_matrix(features)
+    assert gram.dtype == torch.float32
+    assert ((gram.double() - exact).abs() / exact.abs()).max().item() < 1e-6
+    weights = torch.randn(16, 16, generator=generator, dtype=torch.float64)
+    (gram * weights.float()).sum().backward()
+    assert features.grad is not None and features.grad.dtype == torch.bfloat16
+    assert features.grad.is_contiguous(memory_format=torch.channels_last) is channels_last
+    expected = ((weights + weights.T) @ matrix).reshape(features.shape)
+    error = ((features.grad.double() - expected).norm() / expected.norm()).item()
+    assert 0 < error < 2.0**-8  # dG and the product rounded to bf16: half an ulp each (2^-9) at most
+
+
 def test_objective_combines_alpha_beta_and_layer_weights() -> None:
     torch.manual_seed(0)
     a = torch.randn(1, 2, 3, 3)

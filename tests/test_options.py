@@ -68,7 +68,7 @@ def test_every_preset_is_valid() -> None:
         ({"style_layers": []}, "no style layers given"),
         ({"content_layers": []}, "no content layers given"),
         ({"content_weight": 0, "style_weight": 0}, "content-weight and style-weight are both 0"),
-        ({"init": "Noise"}, "init 'Noise' is neither content, noise or style nor an existing image file"),
+        ({"init": "Noise"}, "init 'Noise' is neither content, palette, noise or style nor an existing image file"),
         ({"style_scale": 100.0}, "makes the painting 51200 px long"),
         ({"sise": 512}, "unknown option 'sise'; did you mean 'size'?"),
     ],

@@ -6,7 +6,7 @@ form and is accepted by ``POST /api/jobs`` without touching either. Values are r
 mistake is refused with the command line's exact words.
 
 Options that name files on the server (weights, masks) are not taken from a client: the studio
-reads no path a request names. ``init`` takes its words (content, noise, style) or an uploaded
+reads no path a request names. ``init`` takes its words (content, palette, noise, style) or an uploaded
 image (the ``init`` file field).
 """
 
