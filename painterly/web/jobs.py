@@ -102,9 +102,18 @@ class Dispatcher:
             )
 
     def admit(self, job_id: str, commit: Any) -> None:
-        """Run ``commit`` (which puts the queued job in place) and queue the job, if there is room."""
+        """Run ``commit`` (which puts the queued job in place) and queue the job, if there is room.
+
+        A job resumed right after its worker ended it may still be held by that worker's slot, until
+        the loop next looks; the slot lets go of it first. Otherwise the loop found the job queued,
+        not ended, in a slot whose cancel had been asked, stopped the worker after the grace period
+        and called the resumed job cancelled (seen once in CI on a loaded machine).
+        """
         with self.lock:
             self.check_room()
+            for slot in self.slots:
+                if slot.job == job_id:
+                    slot.job, slot.cancel_asked = None, None
             commit()
             self.pending.append(job_id)
 
