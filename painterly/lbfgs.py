@@ -32,7 +32,7 @@ from torch.optim.lbfgs import _strong_wolfe
 #: model of a loss that cannot go below 0 reaches 0 (Polyak's step with f* = 0). It does not depend
 #: on the loss's scale: from the photo at 256 px (Tübingen x Starry Night and rocket x Composition
 #: VII, alpha/beta 1e-3, 1e-4 and 1e-6, vgg16-hed) it was 3,700-10,300 times torch's step, and that
-#: one step lowered the loss by 57-71 % (0.3 and 2 times it: by 29-33 % and 17-58 %).
+#: one step lowered the loss by 57-71 % (0.3 and 2 times it: by 28-34 % and 17-58 %).
 FirstStep = Literal["torch", "polyak"]
 
 # Keep the history vectors under this many bytes (two float32 image-sized vectors per pair).

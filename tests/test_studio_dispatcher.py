@@ -35,12 +35,13 @@ def test_a_job_resumed_before_the_dispatcher_saw_it_end_runs_again(tiny_weights:
         settings = options.validate({"size": 32, "iterations": 100000, "weights": str(tiny_weights)})
         write_json(staged / "settings.json", settings)
         meta = {"id": job_id, "created": time.time(), "queued": time.time(), "styles": 1, "init_file": False}
-        dispatcher.admit(job_id, lambda: store.commit(job_id, staged, meta))
+        folder = store.commit(job_id, staged, meta)
+        dispatcher.admit(job_id, lambda: None)
 
         def state() -> str | None:
             return store.state(job_id).get("state")
 
-        _until(lambda: state() == "running" and (store.folder(job_id) / "preview.png").is_file(), 120, "running")
+        _until(lambda: state() == "running" and (folder / "preview.png").is_file(), 120, "running")
         assert dispatcher.cancel(job_id)
         with dispatcher.lock:  # the dispatcher's loop cannot look until the job is queued again
             _until(lambda: state() == "cancelled", 30, "the worker's cancel")
