@@ -18,8 +18,10 @@ repeats them for readers and type checkers (a test keeps the two equal).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -40,7 +42,7 @@ from painterly.optimize import optimize_image
 from painterly.result import Finisher, HistoryRecord, Iterate, Recorder, StylizeResult
 from painterly.runtime import resolve_runtime
 from painterly.schedule import Scale, plan_scales
-from painterly.styles import load_styles, style_blend_weights
+from painterly.styles import load_styles, style_blend_weights, style_sources
 
 __all__ = ["ExtraLoss", "HistoryRecord", "Inputs", "Iterate", "StylizeResult", "build_network", "plan_run",
            "prepare_inputs", "run_scales", "stylize", "stylize_with"]  # fmt: skip
@@ -153,6 +155,7 @@ def stylize_with(
         stop_reason=stop_reason,
         seconds=recorder.seconds,
         final_losses=_final_losses(final_terms),
+        input_paths=dict(inputs.paths),
     )
 
 
@@ -165,6 +168,7 @@ class Inputs:
     masks: RegionMasks
     blend: tuple[float, ...]  # per painting: blend weights, or region strengths with masks
     finish: Finisher  # the kept region composited, then the colours restored
+    paths: dict[str, Path] = field(default_factory=dict)  # the files read, by role: never written over
 
 
 def prepare_inputs(
@@ -197,7 +201,24 @@ def prepare_inputs(
     seen_photo, seen_paintings = colors.prepare(photo, paintings)
     if settings["init"] not in options.INIT_WORDS:
         load_image(settings["init"], role="init image")  # fail before the network loads, not after
-    return Inputs(seen_photo, tuple(seen_paintings), region_masks, tuple(blend), finish)
+    paths = input_paths(content, style, style_masks, content_mask, settings["init"])
+    return Inputs(seen_photo, tuple(seen_paintings), region_masks, tuple(blend), finish, paths)
+
+
+def input_paths(
+    content: ImageSource,
+    style: ImageSource | Sequence[ImageSource],
+    style_masks: Sequence[ImageSource] | None,
+    content_mask: ImageSource | None,
+    init: str,
+) -> dict[str, Path]:
+    """The files among a run's inputs, by role, for :meth:`StylizeResult.save` to refuse writing over."""
+    named: list[tuple[str, Any]] = [("content image", content)]
+    paintings = style_sources(style)
+    named += [(f"style image {i}" if len(paintings) > 1 else "style image", s) for i, s in enumerate(paintings, 1)]
+    named += [(f"style mask {index}", mask) for index, mask in enumerate(style_masks or (), start=1)]
+    named += [("content mask", content_mask), ("init image", None if init in options.INIT_WORDS else init)]
+    return {role: Path(source).expanduser() for role, source in named if isinstance(source, str | os.PathLike)}
 
 
 def build_network(settings: dict[str, Any], *, progress: ProgressCallback | None = None) -> tuple[Network, str | None]:

@@ -231,7 +231,17 @@ def _cmyk_to_rgb(pil: Image.Image) -> np.ndarray:
 
 
 def _tensor_to_image(tensor: torch.Tensor, role: str) -> torch.Tensor:
-    """Validate a user tensor and return a detached float32 (1, 3, H, W) CPU copy."""
+    """Validate a user tensor and return a detached float32 (1, 3, H, W) CPU copy.
+
+    A tensor on the meta device has a shape but no values, and a sparse one cannot be reshaped:
+    both are refused by name rather than left to fail inside torch."""
+    if tensor.device.type == "meta":
+        raise PainterlyError(
+            f"{role}: the tensor is on the meta device, which holds no pixel values; pass a tensor with data "
+            "(e.g. on the CPU)"
+        )
+    if tensor.layout != torch.strided:
+        raise PainterlyError(f"{role}: a sparse tensor ({tensor.layout}) is not supported; pass tensor.to_dense()")
     shape = tuple(tensor.shape)
     if tensor.dim() == 2:
         image = tensor.reshape(1, 1, *shape).expand(1, 3, *shape)

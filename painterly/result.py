@@ -18,7 +18,7 @@ from typing import Any
 import PIL.Image
 import torch
 
-from painterly.image import save_image, to_pil
+from painterly.image import check_output_path, save_image, to_pil
 from painterly.optimize import Evaluation
 from painterly.schedule import Scale
 
@@ -86,6 +86,9 @@ class StylizeResult:
     stop_reason: str | None  # None when the full budget was spent normally
     seconds: float
     final_losses: dict[str, float] = field(default_factory=dict)
+    #: The files the run read, by role ("content image", "style image 2", ...): :meth:`save` refuses
+    #: to write over them, as the CLI does. Empty for images given as tensors or PIL images.
+    input_paths: dict[str, Path] = field(default_factory=dict, repr=False)
 
     def to_pil(self) -> PIL.Image.Image:
         return to_pil(self.image)
@@ -103,7 +106,11 @@ class StylizeResult:
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write PNG or JPEG (by extension), atomically, with the settings as metadata."""
+        """Write PNG or JPEG (by extension), atomically, with the settings as metadata.
+
+        Refuses (PainterlyError naming it) a path that is one of the run's input files, also through
+        a link: ``result.save(photo)`` would otherwise replace the photo for good."""
+        check_output_path(path, inputs=self.input_paths)
         return save_image(self.image, path, metadata=self.metadata())
 
     def history_as_dicts(self) -> list[dict[str, float | int]]:

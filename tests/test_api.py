@@ -162,3 +162,42 @@ def test_callback_image_is_finished_with_the_colour_controls(tiny_weights, small
     finished_error = (last.image.cpu() - result.image).abs().max()
     unfinished_error = (last.best.cpu() - result.image).abs().max()
     assert finished_error < unfinished_error / 3
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda: torch.empty(3, 48, 64, device="meta"), "meta device"),
+        (lambda: torch.empty(3, 48, 64, dtype=torch.uint8, device="meta"), "meta device"),
+        (lambda: torch.zeros(3, 48, 64).to_sparse(), "sparse"),
+        (lambda: torch.zeros(3, 48, 64, dtype=torch.complex64), "complex64"),
+    ],
+    ids=["meta", "meta-uint8", "sparse", "complex"],
+)
+def test_tensors_without_pixels_are_refused_in_one_line(make, words, tiny_weights, small_images) -> None:
+    content, style = small_images
+    for arguments in ((make(), style), (content, make())):
+        with pytest.raises(PainterlyError, match=words) as caught:
+            stylize(*arguments, **tiny_options(tiny_weights))
+        assert "\n" not in str(caught.value)
+
+
+def test_result_save_refuses_to_replace_an_input(tiny_weights, small_images, tmp_path) -> None:
+    """The CLI refuses an output that is an input; so does the API (before, the photo was replaced)."""
+    content, style = small_images
+    photo, painting = content.read_bytes(), style.read_bytes()
+    result = stylize(str(content), [style], **tiny_options(tiny_weights))
+    for target, role in (
+        (content, "content image"),
+        (style, "style image"),
+        (tmp_path / "." / content.name, "content"),
+    ):
+        with pytest.raises(PainterlyError, match=f"same file as the {role}") as caught:
+            result.save(target)
+        assert str(content.name if role != "style image" else style.name) in str(caught.value)
+    link = tmp_path / "link.png"
+    link.symlink_to(content)
+    with pytest.raises(PainterlyError, match="same file as the content image"):
+        result.save(link)
+    assert content.read_bytes() == photo and style.read_bytes() == painting
+    assert result.save(tmp_path / "elsewhere.png").exists()

@@ -166,3 +166,61 @@ def test_cli_reports_spec_errors_in_one_line(tmp_path: Path, capsys: pytest.Capt
     assert err.count("\n") == 1 and err.startswith("painterly: error: ") and "size must be an integer; got 'big'" in err
     assert cli.main(["experiment", "optimizers"]) == cli.EXIT_USER_ERROR
     assert "names no image pairs; give --pairs" in capsys.readouterr().err
+
+
+class Expansion:
+    """Stands in for the spec module's ``itertools``: counts the settings its ``product`` hands out,
+    and stops the test at 20,001 (before the fix, a 10^8-run grid was expanded whole: 120 MB/s)."""
+
+    def __init__(self) -> None:
+        import itertools
+
+        self.itertools = itertools
+        self.count = 0
+
+    def product(self, *iterables):
+        for item in self.itertools.product(*iterables):
+            self.count += 1
+            assert self.count <= 20_000, "the grid was expanded before its size was checked"
+            yield item
+
+    def __getattr__(self, name: str):
+        return getattr(self.itertools, name)
+
+
+def test_a_grid_beyond_the_limit_is_refused_before_it_is_expanded(tmp_path, capsys, monkeypatch) -> None:
+    import painterly.experiments.spec as spec_module
+
+    expansion = Expansion()
+    monkeypatch.setattr(spec_module, "itertools", expansion)
+    axes = {"seed": range(100), "content_weight": range(1, 101), "style_weight": range(1, 101),
+            "tv_weight": range(100)}  # fmt: skip
+    text = "[axes]\n" + "".join(f"{name} = {list(values)}\n" for name, values in axes.items())
+    path = write_spec(tmp_path, text, "huge.toml")
+    assert cli.main(["experiment", str(path), "--dry-run"]) == cli.EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "100,000,000 runs" in err and "at most 10,000" in err, err
+    assert expansion.count == 0
+
+
+def test_settings_times_pairs_beyond_the_limit_are_refused_before_planning(tmp_path, small_images,
+                                                                            tiny_weights) -> None:  # fmt: skip
+    content, style = small_images
+    spec = load_spec(write_spec(tmp_path, f"[options]\nweights = '{tiny_weights}'\n[axes]\nseed = {list(range(5000))}"))
+    pairs = make_pairs([(content, style)] * 3)
+    with pytest.raises(PainterlyError, match=r"15,000 runs \(5,000 settings x 3 pairs\).*at most 10,000"):
+        plan_runs(spec, pairs, tmp_path / "out")
+    assert len(plan_runs(spec, pairs[:2], tmp_path / "out")[0]) == 10_000  # the limit itself is allowed
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["title = " + "[" * 5000 + "]" * 5000, "x = " + "{a=" * 5000 + "1" + "}" * 5000,
+     "[options]\nseed = " + "{a=" * 400 + "1" + "}" * 400, "[axes]\nseed = " + "[" * 200 + "]" * 200],
+    ids=["arrays-5000", "tables-5000", "tables-400", "axis-arrays-200"],
+)  # fmt: skip
+def test_a_spec_nested_too_deeply_is_one_line(tmp_path, capsys, text) -> None:
+    path = write_spec(tmp_path, text, "deep.toml")
+    assert cli.main(["experiment", str(path), "--dry-run"]) == cli.EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "nested too deeply" in err, err

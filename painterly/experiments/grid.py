@@ -18,7 +18,7 @@ from typing import Any
 import painterly
 from painterly import options as schema
 from painterly.errors import PainterlyError
-from painterly.experiments.spec import PATH_OPTIONS, Pair, Setting, Spec, check_ranges
+from painterly.experiments.spec import PATH_OPTIONS, Pair, Setting, Spec, check_grid_size, check_ranges
 from painterly.hashing import sha256_of_file
 from painterly.models.vgg import VGGArchitecture
 from painterly.network import load_weights
@@ -69,6 +69,7 @@ def plan_runs(
             f"{spec.source} names no image pairs; give --pairs CONTENT:STYLE "
             "(e.g. --pairs ../shared/images/tubingen.jpg:../shared/images/starry_night.jpg)"
         )
+    check_grid_size(spec, len(pairs))  # before anything is expanded or hashed
     overrides = dict(overrides or {})
     varied = spec.varied_options()
     for key in overrides:

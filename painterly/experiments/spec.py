@@ -46,6 +46,16 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 from painterly import options as schema
 from painterly.errors import PainterlyError
 
+#: The most runs one experiment may have (settings x pairs), checked before the grid is expanded.
+#: A run takes seconds on a GPU and a minute or two on a CPU, so 10,000 runs are days to weeks of
+#: computing, and their report a table no one reads; the built-in specs have 6 to 12. A larger grid
+#: is almost always axes multiplied by mistake (4 axes of 100 values are 10^8 runs, whose mere list
+#: would fill the memory), so it is refused with the sizes that make it up.
+MAX_RUNS = 10_000
+#: The deepest nesting of tables and arrays a spec may have. A real one needs 5 (axes, an axis, a
+#: setting, an option, a list of layers); Python's TOML parser recurses once per level and fails
+#: with a RecursionError near 300, so the check comes well before that.
+MAX_DEPTH = 16
 DEFAULT_SPIKE_FACTOR = 2.0
 DEFAULT_REACH_WITHIN = 0.05
 TOP_LEVEL_KEYS = ("title", "description", "study", "pairs", "spike_factor", "reach_within", "options", "axes")
@@ -93,6 +103,10 @@ class Spec:
     spike_factor: float = DEFAULT_SPIKE_FACTOR
     reach_within: float = DEFAULT_REACH_WITHIN
     base_dir: Path = field(default_factory=Path.cwd)
+
+    def setting_count(self) -> int:
+        """How many settings :meth:`settings` will make, without making them."""
+        return math.prod(len(axis.values) for axis in self.axes)
 
     def settings(self) -> list[Setting]:
         """The product of the axes, in the order written; labels joined with ", "."""
@@ -147,10 +161,7 @@ def load_spec(name_or_path: str | Path) -> Spec:
 def parse_spec(text: str, *, name: str, source: str, base_dir: Path | None = None) -> Spec:
     """Parse and validate spec text; ``source`` names it in error messages."""
     base_dir = base_dir if base_dir is not None else Path.cwd()
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise PainterlyError(f"{source}: not valid TOML: {_one_line(error)}") from None
+    document = _load_toml(text, source)
     _check_keys(document, TOP_LEVEL_KEYS, source, "the top level")
     spec = Spec(name=name, source=source, title=_text(document, "title", source) or name, base_dir=base_dir)
     spec.description = _text(document, "description", source)
@@ -162,6 +173,7 @@ def parse_spec(text: str, *, name: str, source: str, base_dir: Path | None = Non
         raise PainterlyError(f"{source}: 'options' must be a table of stylize options ([options])")
     spec.options = check_options(options, f"{source}: [options]", base_dir)
     spec.axes = _parse_axes(document.get("axes", {}), source, base_dir)
+    check_grid_size(spec, 1)  # before the settings are made, below
     overlap = set(spec.options) & set(spec.varied_options())
     if overlap:
         key = sorted(overlap)[0]
@@ -174,6 +186,52 @@ def parse_spec(text: str, *, name: str, source: str, base_dir: Path | None = Non
     for setting in spec.settings():
         check_ranges({**spec.options, **setting.options}, f"{source}: setting '{setting.label}'")
     return spec
+
+
+def _load_toml(text: str, source: str) -> dict[str, Any]:
+    """The TOML document; a syntax error or a nesting deeper than :data:`MAX_DEPTH` is one line."""
+    too_deep = PainterlyError(
+        f"{source}: its tables and arrays are nested too deeply (more than {MAX_DEPTH} levels); "
+        "a spec needs 5 at most: flatten it"
+    )
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PainterlyError(f"{source}: not valid TOML: {_one_line(error)}") from None
+    except RecursionError:  # the parser recurses once per level; thousands of levels exhaust the stack
+        raise too_deep from None
+    if _depth(document) > MAX_DEPTH:
+        raise too_deep
+    return document
+
+
+def _depth(document: Any) -> int:
+    """How deeply tables and arrays nest in ``document`` (iteratively: it may be deep)."""
+    deepest = 0
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+    return deepest
+
+
+def check_grid_size(spec: Spec, pairs: int) -> None:
+    """Refuse a grid of more than :data:`MAX_RUNS` runs, from its axes' lengths, before expanding it."""
+    settings = spec.setting_count()
+    runs = settings * max(pairs, 1)
+    if runs <= MAX_RUNS:
+        return
+    if pairs > 1:
+        made_of = f"{settings:,} settings x {pairs:,} pairs"
+    else:
+        made_of = " x ".join(f"{len(axis.values):,} {axis.name}" for axis in spec.axes)
+    raise PainterlyError(
+        f"{spec.source}: the grid has {runs:,} runs ({made_of}); an experiment may have at most "
+        f"{MAX_RUNS:,}: give the axes fewer values, or split them over several specs"
+    )
 
 
 def _parse_axes(axes: Any, source: str, base_dir: Path) -> list[Axis]:

@@ -10,8 +10,10 @@ The method is short-term temporal consistency (Ruder, Dosovitskiy and Brox 2016)
    scale. ``--temporal-weight 0`` stylises every frame independently (the baseline that flickers).
 
 Frames go to ``OUT.mp4.work/`` as they are made (:mod:`painterly.video.work`), so Ctrl-C or a
-crash keeps them and the same command resumes; the clip is encoded once all are done, and the
-work folder is then removed (``--keep-frames`` keeps it). ``--report`` prints the flicker measure
+crash keeps them and the same command resumes; the clip is encoded once all are done, and
+painterly's files in the work folder are then removed, and the folder with them when nothing else
+is left in it (``--keep-frames`` keeps them). A folder holding files painterly did not write is
+refused before any work: painterly never deletes them. ``--report`` prints the flicker measure
 (:mod:`painterly.video.flicker`).
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import math
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -114,11 +116,11 @@ def video_command(arguments: Sequence[str]) -> int:
     output = io.check_output(namespace.output, source)
     styles = [Path(name).expanduser() for name in namespace.style]
     for style in styles:
-        if not style.is_file():
-            raise PainterlyError(f"painting {style} does not exist or is not a file")
+        io.check_regular_file(style, "painting")
     size = io.working_size(info.height, info.width, first_settings["size"])
     first_settings = {**first_settings, "size": max(size)}
     later_settings = {**later_settings, "size": max(size)}
+    check_frames(first_settings, later_settings, size)  # before the paintings and the network load
     wanted = _frame_count(namespace, info)
     duration = namespace.duration
     if duration is None and namespace.frames is not None:
@@ -146,12 +148,12 @@ def video_command(arguments: Sequence[str]) -> int:
         "size": size, "network": network.description,
     }  # fmt: skip
     key = _key(key_source)
-    work = WorkFolder.open(work_folder(output), key)
+    work = WorkFolder.open(work_folder(output), key, size)
     from painterly.video.progress import VideoProgress
 
     progress = VideoProgress(sys.stderr, wanted, quiet=namespace.quiet)
-    if work.discarded:
-        progress.say(f"note: {work.folder} held frames made with other inputs or settings; they were discarded")
+    for message in work.notes:
+        progress.say(f"note: {message}")
     progress.say(f"network: {reason or network.description}")
     progress.say(
         f"video: {source} at {size[1]}x{size[0]}, {float(info.fps):.3g} fps, "
@@ -179,7 +181,7 @@ def video_command(arguments: Sequence[str]) -> int:
 
     with deferred_interrupts():  # the clip is written whole, or not at all
         note = io.write_video(
-            _saved_frames(work, count), output, info.fps, audio_from=source if info.has_audio else None,
+            work.saved_frames(count), output, info.fps, audio_from=source if info.has_audio else None,
             start=namespace.start, duration=count / float(info.fps), crf=namespace.crf,
         )  # fmt: skip
     if note:
@@ -193,7 +195,9 @@ def video_command(arguments: Sequence[str]) -> int:
     if namespace.report:
         print(report_text(records, namespace.temporal_weight))
     if not namespace.keep_frames:
-        shutil.rmtree(work.folder, ignore_errors=True)
+        kept = work.remove()
+        if kept:
+            progress.say(f"note: {kept}")
     return 0
 
 
@@ -217,8 +221,34 @@ def _frame_count(namespace: argparse.Namespace, info: Any) -> int | None:
     return min(counts) if counts else None
 
 
+def check_frames(first: dict[str, Any], later: dict[str, Any], size: tuple[int, int]) -> None:
+    """Refuse, in the video's own words, frames too narrow for the network or too few evaluations for
+    the scales; :func:`check_memory` then only has memory left to refuse ("too large")."""
+    from painterly.options import MIN_SIDE
+    from painterly.schedule import automatic_scale_count
+
+    height, width = size
+    if min(size) < MIN_SIDE:
+        needed = math.ceil(MIN_SIDE * max(size) / min(size))
+        raise PainterlyError(
+            f"the clip's frames at --size {first['size']} would be {width}x{height}, too narrow: the network needs "
+            f"at least {MIN_SIDE} px on the short side; use --size {needed} or more"
+        )
+    for settings, option in ((first, "--iterations"), (later, "--frame-iterations")):
+        given = settings["scales"]
+        count = automatic_scale_count(max(size)) if given is None else given
+        if settings["iterations"] < count:
+            chosen = "--scales" if given is not None else f"chosen for {width}x{height} frames"
+            raise PainterlyError(
+                f"{option} {settings['iterations']} is too few evaluations for {count} scales ({chosen}): each "
+                f"scale needs at least one; give {option} {count} or more, or fewer --scales"
+            )
+
+
 def check_memory(network: Any, settings: dict[str, Any], size: tuple[int, int], paintings: int) -> None:
-    """Refuse, before decoding anything, frames too large for this device's memory (one-line error)."""
+    """Refuse, before decoding anything, frames too large for this device's memory (one-line error).
+
+    Narrow frames and too few evaluations are :func:`check_frames`'s: they are not "too large"."""
     import torch
 
     from painterly.api import Inputs, plan_run
@@ -319,15 +349,6 @@ def reference_loss(records: list[dict[str, Any]]) -> float:
     """
     total = float(records[0]["losses"].get("total", 1.0)) if records else 1.0
     return total if total > 0 and total == total else 1.0
-
-
-def _saved_frames(work: Any, count: int) -> Iterator[Any]:
-    import numpy as np
-    from PIL import Image
-
-    for index in range(1, count + 1):
-        with Image.open(work.frame_path(index)) as image:
-            yield np.asarray(image.convert("RGB"))
 
 
 def report_text(records: list[dict[str, Any]], temporal_weight: float) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -48,12 +49,27 @@ class VideoInfo:
     has_audio: bool
 
 
+def check_regular_file(path: Path, role: str) -> None:
+    """Refuse what is not a regular file, before it is opened or hashed.
+
+    Opening a FIFO blocks until something writes to it, and a device (``/dev/zero``) never ends:
+    either would hang the command (FFmpeg's open, or the SHA-256 of the work folder's key)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise PainterlyError(f"{role} {path} does not exist") from None
+    except OSError as error:
+        raise PainterlyError(f"cannot read {role} {path}: {error.strerror or error}") from None
+    if stat.S_ISDIR(mode):
+        raise PainterlyError(f"{role} {path} is a folder; give a file")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise PainterlyError(f"{role} {path} is {kind}, not a regular file; give a file")
+
+
 def _open(path: Path) -> Any:
     av = import_av()
-    if not path.exists():
-        raise PainterlyError(f"input video {path} does not exist")
-    if path.is_dir():
-        raise PainterlyError(f"input video {path} is a folder; give a video file")
+    check_regular_file(path, "input video")
     try:
         return av.open(str(path), "r")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as error:

@@ -29,10 +29,18 @@ from painterly.errors import PainterlyError
 from painterly.web.guard import BodyLimit, BodyTooLarge, TokenGuard
 from painterly.web.jobs import CANCEL_GRACE_SECONDS, Dispatcher, QueueFull
 from painterly.web.preflight import Preflight
+from painterly.web.records import DAMAGED, inspect
 from painterly.web.schema import RESERVED_FIELDS, JobView, options_document, read_options
-from painterly.web.store import INPUT_NAME, JOB_ID, RESUMABLE, TERMINAL, JobStore, write_json
-from painterly.web.uploads import UploadRejected, display_name, store_upload
-from painterly.web.views import job_view
+from painterly.web.store import FINISHED, INPUT_NAME, JOB_ID, TERMINAL, JobStore, write_json
+from painterly.web.uploads import (
+    DEFAULT_MAX_UPLOAD_PIXELS,
+    UploadLimits,
+    UploadRejected,
+    UploadTooLarge,
+    display_name,
+    store_upload,
+)  # fmt: skip
+from painterly.web.views import job_view, refusal
 
 STATIC = Path(__file__).parent / "static"
 MAX_STYLES = 8
@@ -50,6 +58,7 @@ class StudioConfig:
     workers: int = 1
     devices: list[int | None] = field(default_factory=lambda: [None])
     max_upload_bytes: int = 50_000_000
+    max_upload_pixels: int = DEFAULT_MAX_UPLOAD_PIXELS
     max_queue: int = 100
     weights: str | None = None
 
@@ -175,11 +184,12 @@ def create_app(config: StudioConfig) -> Any:
         """Save the uploads, check the run and queue it: the blocking part of creating a job."""
         job_id, staged = store.staging()
         try:
-            for name, role, filename, content in data:
-                store_upload(content, filename, role, staged / f"{name}.png")
             chosen = dict(values)
             if config.weights:
                 chosen["weights"] = config.weights
+            limits = UploadLimits.of(options.validate(chosen), config.max_upload_pixels)
+            for name, role, filename, content in data:
+                store_upload(content, filename, role, staged / f"{name}.png", limits)
             has_init = any(name == "init" for name, *_ in data)
             if has_init:
                 chosen["init"] = str(staged / "init.png")
@@ -202,6 +212,9 @@ def create_app(config: StudioConfig) -> Any:
             meta = {"id": job_id, "created": now, "queued": now, "styles": len(style_paths),
                     "init_file": has_init, "names": names}  # fmt: skip
             dispatcher.admit(job_id, lambda: store.commit(job_id, staged, meta))
+        except UploadTooLarge as error:
+            store.discard(staged)
+            raise _refuse(413, str(error)) from None
         except UploadRejected as error:
             store.discard(staged)
             raise _refuse(400, str(error)) from None
@@ -244,7 +257,7 @@ def create_app(config: StudioConfig) -> Any:
                 if payload != last or now - sent >= EVENT_EVERY_SECONDS:
                     yield f"event: progress\ndata: {payload}\n\n"
                     last, sent = payload, now
-                if found["state"] in TERMINAL:
+                if found["state"] in TERMINAL or found["state"] == DAMAGED:
                     yield f"event: end\ndata: {json.dumps({'state': found['state']})}\n\n"
                     return
                 if await request.is_disconnected():
@@ -270,9 +283,9 @@ def create_app(config: StudioConfig) -> Any:
     @app.get("/api/jobs/{job_id}/result")
     async def result(job_id: str, download: bool = False) -> Response:
         """The finished picture (PNG with the settings as metadata); 404 until the job has finished."""
-        state = store.state(job_id).get("state") if JOB_ID.fullmatch(job_id) else None
-        if state is not None and state != "finished":
-            raise _refuse(404, f"job {job_id} is {state}; its picture is ready when it has finished")
+        record = inspect(store, job_id) if JOB_ID.fullmatch(job_id) else None
+        if record is not None and record.shown_state != FINISHED:
+            raise _refuse(404, refusal(record, job_id, "its picture is ready when it has finished"))
         return picture(job_id, "result.png", f"job {job_id[:40]!r} has no result", download)
 
     @app.get("/api/jobs/{job_id}/preview")
@@ -292,8 +305,10 @@ def create_app(config: StudioConfig) -> Any:
         """Stop a queued or running job (within about one evaluation)."""
         folder_of(job_id)
         if not dispatcher.cancel(job_id):
-            state = store.state(job_id).get("state")
-            raise _refuse(409, f"job {job_id} is {state}; only a queued or running job can be cancelled")
+            record = inspect(store, job_id)
+            if record is None:
+                raise _refuse(404, f"no job {job_id[:40]!r}; it may have been deleted")
+            raise _refuse(409, refusal(record, job_id, "only a queued or running job can be cancelled"))
         return view(job_id)
 
     @app.delete("/api/jobs/{job_id}")
@@ -309,19 +324,19 @@ def create_app(config: StudioConfig) -> Any:
 
     @app.post("/api/jobs/{job_id}/resume", response_model=JobView)
     async def resume(job_id: str) -> dict[str, Any]:
-        """Run an interrupted, cancelled or failed job again, starting from its last snapshot."""
+        """Run an interrupted, cancelled or failed job again, starting from its last snapshot (from
+        the start when the snapshot is damaged); a job whose state file is damaged can resume too."""
         folder = folder_of(job_id)
-        state = store.state(job_id).get("state")
-        if state not in RESUMABLE or dispatcher.running(job_id):
-            raise _refuse(409, f"job {job_id} is {state}; only an interrupted, cancelled or failed job can resume")
-        snapshot = folder / "preview.png"
+        record = inspect(store, job_id)
+        if record is None:
+            raise _refuse(404, f"no job {job_id[:40]!r}; it may have been deleted")
+        if dispatcher.holds(job_id):
+            raise _refuse(409, f"job {job_id} is queued or running; cancel it first")
+        if not record.resumable:
+            raise _refuse(409, refusal(record, job_id, "only an interrupted, cancelled or failed job can resume"))
 
         def requeue() -> None:
-            if snapshot.is_file():
-                from painterly.image import load_image, save_image
-
-                save_image(load_image(snapshot, role="snapshot"), folder / "start.png")
-            store.set_state(job_id, "queued", "resumed from its last snapshot" if snapshot.is_file() else "resumed")
+            store.set_state(job_id, "queued", starting_point(folder))
 
         try:
             await run_in_threadpool(dispatcher.admit, job_id, requeue)
@@ -336,3 +351,28 @@ def create_app(config: StudioConfig) -> Any:
 
 
 __all__ = ["StudioConfig", "create_app"]
+
+
+def starting_point(folder: Path) -> str:
+    """Where a resumed job starts, made ready as ``start.png``; the words for its message.
+
+    The last snapshot (``preview.png``) when it reads; else a start image an earlier resume left;
+    else the start, as the job first ran. A damaged snapshot (a disk that filled up, a copied
+    folder) so never stops a resume, and no server path appears in the message.
+    """
+    from painterly.image import load_image, save_image
+
+    snapshot, start = folder / "preview.png", folder / "start.png"
+    if not snapshot.is_file():
+        return "resumed" if start.is_file() else "resumed from the start"
+    try:
+        save_image(load_image(snapshot, role="snapshot"), start)
+        return "resumed from its last snapshot"
+    except PainterlyError:
+        pass
+    try:
+        load_image(start, role="start image")
+        return "resumed from an earlier snapshot: its last snapshot is damaged"
+    except PainterlyError:
+        start.unlink(missing_ok=True)
+        return "resumed from the start: its last snapshot is damaged"

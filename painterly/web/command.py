@@ -8,12 +8,16 @@ without it jobs use the default network, like the command line.
 from __future__ import annotations
 
 import argparse
+import math
 import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from PIL import Image
+
 from painterly.errors import PainterlyError
+from painterly.web.uploads import DEFAULT_MAX_UPLOAD_PIXELS
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -30,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         "host is not the loopback)")  # fmt: skip
     parser.add_argument("--workers", type=int, help="worker processes (default: one per device)")
     parser.add_argument("--max-upload-mb", type=float, default=50, help="largest request body (default: 50)")
+    parser.add_argument("--max-upload-pixels", type=float, default=DEFAULT_MAX_UPLOAD_PIXELS, metavar="N",
+                        help="most pixels an uploaded image may have, e.g. 64e6 (default: 64000000, 64 megapixels: "
+                             "every common camera photo; one decode then needs at most 256 MB)")  # fmt: skip
     parser.add_argument("--max-queue", type=int, default=100, help="most jobs waiting at once (default: 100)")
     parser.add_argument("--weights", metavar="FILE", help="a local VGG weights file for every job "
                                                           "(default: the default network)")  # fmt: skip
@@ -43,8 +50,14 @@ def serve_command(arguments: Sequence[str]) -> int:
         raise PainterlyError(f"--workers must be at least 1; got {namespace.workers}")
     if namespace.max_queue < 1:
         raise PainterlyError(f"--max-queue must be at least 1; got {namespace.max_queue}")
-    if namespace.max_upload_mb <= 0:
-        raise PainterlyError(f"--max-upload-mb must be above 0; got {namespace.max_upload_mb:g}")
+    if not math.isfinite(namespace.max_upload_mb) or namespace.max_upload_mb <= 0:
+        raise PainterlyError(f"--max-upload-mb must be a number above 0; got {namespace.max_upload_mb:g}")
+    max_pixels = namespace.max_upload_pixels
+    if not (math.isfinite(max_pixels) and 1 <= max_pixels <= Image.MAX_IMAGE_PIXELS):
+        raise PainterlyError(
+            f"--max-upload-pixels must be 1 to {Image.MAX_IMAGE_PIXELS} (Pillow's decompression-bomb limit); "
+            f"got {max_pixels:g}"
+        )
     if not 0 <= namespace.port <= 65535:
         raise PainterlyError(f"--port must be 0 to 65535; got {namespace.port}")
     weights = None
@@ -55,10 +68,7 @@ def serve_command(arguments: Sequence[str]) -> int:
         weights = str(path)
     token = access_token(namespace.host, namespace.token)
     jobs_dir = Path(namespace.jobs_dir).expanduser()
-    try:
-        jobs_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise PainterlyError(f"--jobs-dir {jobs_dir}: {error.strerror}; choose a folder you can write") from None
+    check_writable(jobs_dir)
 
     import uvicorn
 
@@ -67,7 +77,8 @@ def serve_command(arguments: Sequence[str]) -> int:
     devices = _devices()
     config = StudioConfig(
         jobs_dir=jobs_dir, token=token, workers=namespace.workers or len(devices), devices=devices,
-        max_upload_bytes=int(namespace.max_upload_mb * 1_000_000), max_queue=namespace.max_queue, weights=weights,
+        max_upload_bytes=int(namespace.max_upload_mb * 1_000_000), max_upload_pixels=int(max_pixels),
+        max_queue=namespace.max_queue, weights=weights,
     )  # fmt: skip
     host = f"[{namespace.host}]" if ":" in namespace.host else namespace.host
     address = f"http://{host}:{namespace.port}/" + (f"?token={token}" if token else "")
@@ -79,6 +90,23 @@ def serve_command(arguments: Sequence[str]) -> int:
     server = uvicorn.Server(settings)
     server.run()
     return 0
+
+
+def check_writable(jobs_dir: Path) -> None:
+    """Make the jobs folder and write (then remove) a file in it, before the server starts.
+
+    A folder that exists but cannot be written (``/proc/self``, a read-only mount, a full disk)
+    would otherwise start a server that answers every new job with 500."""
+    probe = jobs_dir / f".write-test-{secrets.token_hex(4)}"
+    try:
+        jobs_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise PainterlyError(
+            f"--jobs-dir {jobs_dir}: cannot write there ({reason}); choose a folder you can write"
+        ) from None
 
 
 def access_token(host: str, given: str | None) -> str | None:

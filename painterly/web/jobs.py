@@ -21,7 +21,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from painterly.web.store import FAILED, INTERRUPTED, QUEUED, RUNNING, TERMINAL, JobStore, read_json
+from painterly.web.records import inspect
+from painterly.web.store import FAILED, INTERRUPTED, QUEUED, RUNNING, TERMINAL, JobStore
 from painterly.web.worker import worker_main
 
 CANCEL_GRACE_SECONDS = 10.0
@@ -80,17 +81,23 @@ class Dispatcher:
                     self.store.set_state(slot.job, INTERRUPTED, INTERRUPTED_MESSAGE)
 
     def recover(self) -> None:
-        """Mark the jobs a stopped server left running as interrupted; queue the queued ones again."""
+        """Mark the jobs a stopped server left running as interrupted; queue the queued ones again.
+
+        A queued job whose job.json or settings.json is damaged is marked failed with why, never
+        queued: it would run with the defaults, another job than the one asked for."""
         self.store.clean_staging()
         queued = []
         for job_id in self.store.ids():
-            state = self.store.state(job_id).get("state")
+            record = inspect(self.store, job_id)
+            if record is None:
+                continue
+            state = record.state.get("state")
             if state == RUNNING:
                 self.store.set_state(job_id, INTERRUPTED, INTERRUPTED_MESSAGE)
-            elif state == QUEUED:
-                folder = self.store.folder(job_id)
-                meta = (read_json(folder / "job.json") if folder else None) or {}
-                queued.append((float(meta.get("queued", meta.get("created", 0))), job_id))
+            elif state == QUEUED and record.damage:
+                self.store.set_state(job_id, FAILED, f"not run: {record.damage}")
+            elif state == QUEUED and record.meta is not None:
+                queued.append((record.meta.queued, job_id))
         self.pending.extend(job_id for _, job_id in sorted(queued))
 
     # --- requests -----------------------------------------------------------------------------
@@ -140,6 +147,15 @@ class Dispatcher:
             mine = any(slot.job == job_id for slot in self.slots)
             return mine and self.store.state(job_id).get("state") == RUNNING
 
+    def holds(self, job_id: str) -> bool:
+        """Whether the job waits in the queue or a worker still runs it (even with its state file
+        damaged meanwhile): then it must not be queued a second time."""
+        with self.lock:
+            if job_id in self.pending:
+                return True
+            mine = any(slot.job == job_id for slot in self.slots)
+            return mine and self.store.state(job_id).get("state") not in TERMINAL
+
     # --- the loop -----------------------------------------------------------------------------
 
     def _loop(self) -> None:
@@ -152,7 +168,7 @@ class Dispatcher:
     def _tend(self, slot: Slot) -> None:
         if slot.job is not None:
             state = self.store.state(slot.job).get("state")
-            if state in TERMINAL or state is None:  # finished, or deleted
+            if state in TERMINAL or self.store.folder(slot.job) is None:  # finished, or deleted
                 slot.job, slot.cancel_asked = None, None
             elif not slot.process.is_alive():
                 code = slot.process.exitcode

@@ -48,11 +48,16 @@ class Preflight:
             plan_run(inputs, network, terms, settings)
 
     def _network(self, settings: dict[str, Any]) -> Any:
+        """The cached network of these settings, built when they differ from the last ones.
+
+        The cache is emptied (key and network together) before a build, so a build that fails - a
+        layer the network lacks, a device the server has not - leaves no key without its network
+        behind: the next request with the old settings builds it again instead of failing."""
         from painterly.api import build_network
 
         key = network_key(settings)
-        if key != self.key:
-            self.network = None
-            self.network, _ = build_network(settings)
-            self.key = key
+        if key != self.key or self.network is None:
+            self.key, self.network = None, None  # free the old one before loading the next
+            network, _ = build_network(settings)
+            self.key, self.network = key, network
         return self.network

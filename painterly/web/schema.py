@@ -8,6 +8,14 @@ mistake is refused with the command line's exact words.
 Options that name files on the server (weights, masks) are not taken from a client: the studio
 reads no path a request names. ``init`` takes its words (content, palette, noise, style) or an uploaded
 image (the ``init`` file field).
+
+Options that choose how the server runs, not what it paints, are the server's
+(:data:`SERVER_SETTINGS`): ``device`` (each worker is bound to its GPU, or the CPU; a client's
+``cuda`` on a CPU server, or ``cpu`` on a GPU worker, only fails or holds that worker longer) and
+``compile`` (torch.compile writes its cache outside the jobs folder and costs tens of seconds a
+job on a CPU). A request that sets one is refused (422), naming it. ``memory`` and ``precision``
+stay the client's: they change only that job's speed or picture, and the memory check refuses a
+run that would not fit.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from painterly.presets import PRESETS
 
 #: Path options a client may not set (``init`` is handled on its own).
 SERVER_PATHS = frozenset(item.name for item in options.OPTIONS if item.path and not item.words)
+#: Options only the server sets: how it runs, not what it paints.
+SERVER_SETTINGS = frozenset({"compile", "device"})
 #: Form fields of ``POST /api/jobs`` that are not options.
 RESERVED_FIELDS = frozenset({"content", "style", "options", "preset", "token"})
 
@@ -56,7 +66,7 @@ def describe(item: options.Option) -> dict[str, Any]:
 
 def options_document() -> dict[str, Any]:
     """``GET /api/options``: every option a client may set, and the presets."""
-    shown = [describe(item) for item in options.OPTIONS if item.name not in SERVER_PATHS]
+    shown = [describe(item) for item in options.OPTIONS if item.name not in SERVER_PATHS | SERVER_SETTINGS]
     presets = {name: options.jsonable(values) for name, values in PRESETS.items()}
     return {"options": shown, "presets": presets}
 
@@ -76,8 +86,8 @@ def read_options(fields: dict[str, str], options_json: str | None, preset: str |
             raise PainterlyError(f"the options field is not valid JSON ({error}); send an object") from None
         if not isinstance(document, dict):
             raise PainterlyError("the options field must be a JSON object of option names and values")
-        values.update(options.parse(document))
-    values.update(options.parse(fields))
+        values.update(_client_options(document))
+    values.update(_client_options(fields))
     for name in values:
         if name in SERVER_PATHS:
             raise PainterlyError(
@@ -93,11 +103,26 @@ def read_options(fields: dict[str, str], options_json: str | None, preset: str |
     return values
 
 
+def _client_options(document: dict[str, Any]) -> dict[str, Any]:
+    """Options a client sent, parsed; one the server sets itself is refused, naming it."""
+    for given in document:
+        name = options.option(str(given)).name
+        if name in SERVER_SETTINGS:
+            raise PainterlyError(
+                f"{name} is a server-side setting; the studio does not take it from a request (leave it out: "
+                "the server runs every job on its own device, without torch.compile)"
+            )
+    return options.parse(document)
+
+
 class JobView(BaseModel):
     """A job as ``GET /api/jobs/{id}`` shows it."""
 
     id: str
-    state: str | None = Field(description="queued, running, finished, failed, cancelled or interrupted")
+    state: str | None = Field(
+        description="queued, running, finished, failed, cancelled or interrupted; damaged when one of the "
+        "job's files is (the message names it)"
+    )
     message: str | None = None
     created: float
     started: float | None = None

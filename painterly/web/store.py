@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import secrets
@@ -35,6 +36,8 @@ QUEUED, RUNNING, FINISHED, FAILED, CANCELLED, INTERRUPTED = (
 TERMINAL = frozenset({FINISHED, FAILED, CANCELLED, INTERRUPTED})
 #: States from which a job can be resumed (run again from its last snapshot).
 RESUMABLE = frozenset({FAILED, CANCELLED, INTERRUPTED})
+#: Every state a state.json may hold.
+STATES = frozenset({QUEUED, RUNNING, FINISHED, FAILED, CANCELLED, INTERRUPTED})
 
 
 def new_job_id() -> str:
@@ -68,11 +71,14 @@ class JobStore:
     # --- paths ------------------------------------------------------------------------------
 
     def folder(self, job_id: str) -> Path | None:
-        """The folder of an existing job, or None: for an id of the wrong form, nothing is looked up."""
+        """The folder of an existing job, or None: for an id of the wrong form, nothing is looked up.
+
+        A folder whose job.json is damaged or missing is still a job (shown as damaged, and it can
+        be deleted); a link is never one, so no id leads out of the jobs folder."""
         if not JOB_ID.fullmatch(job_id):
             return None
         folder = self.root / job_id
-        return folder if (folder / "job.json").is_file() else None
+        return folder if _is_job_folder(folder) else None
 
     def staging(self) -> tuple[str, Path]:
         """A fresh id and its staging folder, to fill before :meth:`commit`."""
@@ -98,12 +104,11 @@ class JobStore:
             shutil.rmtree(self.root / name, ignore_errors=True)
 
     def ids(self) -> list[str]:
-        """Every job's id, newest first."""
+        """Every job's id, newest first (a job whose job.json is damaged by its folder's time)."""
         found = []
         for entry in self.root.iterdir():
-            if JOB_ID.fullmatch(entry.name) and (entry / "job.json").is_file():
-                meta = read_json(entry / "job.json") or {}
-                found.append((float(meta.get("created", 0)), entry.name))
+            if JOB_ID.fullmatch(entry.name) and _is_job_folder(entry):
+                found.append((_created(entry), entry.name))
         return [job_id for _, job_id in sorted(found, reverse=True)]
 
     def remove(self, job_id: str) -> None:
@@ -120,9 +125,13 @@ class JobStore:
     # --- state ------------------------------------------------------------------------------
 
     def state(self, job_id: str) -> dict[str, Any]:
+        """The job's state file; ``state`` is None for a deleted job or a damaged state file (see
+        :mod:`painterly.web.records` for what is shown then), never a value of another kind."""
         folder = self.folder(job_id)
         found = read_json(folder / "state.json") if folder is not None else None
-        return found if isinstance(found, dict) else {"state": None}
+        if not isinstance(found, dict) or not isinstance(found.get("state"), str) or found["state"] not in STATES:
+            return {"state": None}
+        return found
 
     def set_state(self, job_id: str, state: str, message: str | None = None, **extra: Any) -> None:
         """Write the state of a job that still exists (a deleted job stays deleted)."""
@@ -130,6 +139,23 @@ class JobStore:
         if folder is None:
             return
         with self.lock, contextlib.suppress(OSError, PainterlyError):  # deleted meanwhile
-            previous = read_json(folder / "state.json") or {}
+            previous = read_json(folder / "state.json")
+            previous = previous if isinstance(previous, dict) else {}  # a damaged one is replaced
             record = {**previous, **extra, "state": state, "message": message, "updated": time.time()}
             write_json(folder / "state.json", record)
+
+
+def _is_job_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _created(folder: Path) -> float:
+    """When the job was made: job.json's time, else (damaged) the folder's, so sorting never fails."""
+    meta = read_json(folder / "job.json")
+    created = meta.get("created") if isinstance(meta, dict) else None
+    if isinstance(created, (int, float)) and not isinstance(created, bool) and math.isfinite(created):
+        return float(created)
+    try:
+        return folder.stat().st_mtime
+    except OSError:
+        return 0.0

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from painterly.errors import PainterlyError
+from painterly.web.records import Damage, read_meta, read_settings
 from painterly.web.store import CANCELLED, FAILED, FINISHED, JobStore, read_json, write_json
 
 #: How often the preview snapshot and the progress file are rewritten while a job runs.
@@ -92,23 +93,20 @@ class JobRunner:
         except ParentGone:
             raise
         except PainterlyError as error:
-            self.store.set_state(job_id, FAILED, str(error))
+            self.store.set_state(job_id, FAILED, _without_folder(str(error), folder))
         except Exception as error:
-            self.store.set_state(job_id, FAILED, _describe_failure(error))
+            self.store.set_state(job_id, FAILED, _without_folder(_describe_failure(error), folder))
 
     def _run(self, job_id: str, folder: Path) -> None:
         from painterly.api import prepare_inputs, stylize_with
-        from painterly.image import load_image
 
-        meta = read_json(folder / "job.json") or {}
-        from painterly.options import defaults
-
-        # a job saved by an older version lacks newer options: they take their defaults
-        settings: dict[str, Any] = {**defaults(), **(read_json(folder / "settings.json") or {})}
-        if meta.get("init_file"):
-            settings["init"] = str(folder / "init.png")
-        styles = [str(folder / f"style-{index}.png") for index in range(1, int(meta.get("styles", 1)) + 1)]
-        start = load_image(folder / "start.png", role="snapshot") if (folder / "start.png").is_file() else None
+        try:  # never the defaults for damaged files: that would be another job than the one asked for
+            meta = read_meta(folder)
+            settings = read_settings(folder, meta)  # an older version's settings: new options take defaults
+        except Damage as error:
+            raise PainterlyError(f"the job cannot run: {error}") from None
+        styles = [str(folder / f"style-{index}.png") for index in range(1, meta.styles + 1)]
+        start = _start_image(folder)
         inputs = prepare_inputs(str(folder / "content.png"), styles[0] if len(styles) == 1 else styles, settings)
         network, reason = self._network(settings)
         progress = ProgressWriter(folder, self)
@@ -124,10 +122,10 @@ class JobRunner:
         from painterly.web.preflight import network_key
 
         key = network_key(settings)
-        if key != self.network_key:
-            self.network = None  # free the old one before loading the next
-            self.network, self.reason = build_network(settings)
-            self.network_key = key
+        if key != self.network_key or self.network is None:
+            self.network_key, self.network = None, None  # free the old one; a failed build leaves no key
+            network, self.reason = build_network(settings)
+            self.network_key, self.network = key, network
         return self.network, self.reason
 
     def check(self) -> None:
@@ -197,6 +195,24 @@ class ProgressWriter:
                             total_loss=last.total_loss, height=last.height, width=last.width)  # fmt: skip
         progress["curve"] = self.curve
         self._write(result.image, progress)
+
+
+def _start_image(folder: Path) -> Any:
+    """The image a resumed job starts from, or None: from the start when it is missing or damaged
+    (the resume already said so; a damaged start image must not fail the job)."""
+    from painterly.image import load_image
+
+    if not (folder / "start.png").is_file():
+        return None
+    try:
+        return load_image(folder / "start.png", role="snapshot")
+    except PainterlyError:
+        return None
+
+
+def _without_folder(message: str, folder: Path) -> str:
+    """A failure's words without the server's path to the job folder (a client sees them)."""
+    return message.replace(f"{folder}{os.sep}", "").replace(str(folder), "the job's folder")
 
 
 def _describe_failure(error: BaseException) -> str:
