@@ -3,6 +3,9 @@
 The network is loaded once for the whole batch. After every picture the image and the manifest
 (:mod:`painterly.batch.manifest`) are written atomically, so a crash or Ctrl-C keeps everything
 finished, and running the same command again skips it (unless its inputs or settings changed).
+One batch at a time writes a folder (:mod:`painterly.batch.lock`); the folder cannot be a photo
+or painting folder of the same command; a file there with an output's name that no manifest
+row records is the user's and is never overwritten (that picture fails, with what to do).
 A picture that fails (an unreadable photo, say) is reported on one line and the others go on;
 the exit status is then 1. Ctrl-C exits with 130.
 """
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from painterly import options
+from painterly.batch.lock import batch_lock
 from painterly.batch.manifest import DONE, FAILED, Entry, Manifest, settings_key
 from painterly.batch.plan import Job, expand, plan_jobs
 from painterly.batch.progress import BatchProgress
@@ -80,24 +84,28 @@ def batch_command(arguments: Sequence[str]) -> int:
     settings = options.validate(chosen)
     contents = expand(namespace.content, "photo")
     styles = expand(namespace.style, "painting")
-    out = prepare_folder(Path(namespace.output).expanduser())
+    out = Path(namespace.output).expanduser()
+    check_not_an_input_folder(out, {"photo": namespace.content, "painting": namespace.style})
+    out = prepare_folder(out)
     jobs = plan_jobs(contents, styles, out, suffix=f".{namespace.format}")
     check_outputs(jobs, [*contents, *styles])
+    with batch_lock(out):
+        return _run(namespace, settings, contents, styles, out, jobs)
 
+
+def _run(
+    namespace: argparse.Namespace, settings: dict[str, Any], contents: list[Path], styles: list[Path], out: Path,
+    jobs: list[Job],
+) -> int:  # fmt: skip
+    """The batch itself, under the folder's lock: what is finished, what to compute, then compute it."""
     progress = BatchProgress(sys.stderr, quiet=namespace.quiet)
     manifest = Manifest.load(out)
+    warning = manifest.keep_damaged()
+    if warning is not None:
+        progress.say(f"painterly: warning: {warning}")
     key = settings_key(settings)
     hashes: dict[Path, str | PainterlyError] = {}
-    todo, failed = [], 0
-    for job in jobs:
-        pair = [_hash(path, hashes) for path in (job.content, job.style)]
-        problem = next((value for value in pair if isinstance(value, PainterlyError)), None)
-        if problem is not None:  # unreadable input: reported, recorded, the others go on
-            _record_failure(manifest, job, key, settings, str(problem), hashes)
-            progress.say(f"painterly: error: {job.name}: {problem}")
-            failed += 1
-        elif not manifest.is_finished(job, key, (str(pair[0]), str(pair[1]))):
-            todo.append(job)
+    todo, failed = _triage(jobs, manifest, key, settings, hashes, progress)
     skipped = len(jobs) - len(todo) - failed
     if not namespace.quiet:
         progress.say(f"batch: {len(jobs)} picture(s), {skipped} finished earlier, {len(todo)} to compute -> {out}")
@@ -131,7 +139,7 @@ def batch_command(arguments: Sequence[str]) -> int:
             from painterly.batch.grid import write_grid
 
             try:
-                write_grid(jobs, contents, styles, out / GRID_FILE)
+                write_grid([job for job in jobs if manifest.owns(job.name)], contents, styles, out / GRID_FILE)
             except OSError as error:
                 progress.say(f"painterly: warning: could not write {out / GRID_FILE}: {error.strerror or error}")
     except KeyboardInterrupt:
@@ -149,9 +157,38 @@ def batch_command(arguments: Sequence[str]) -> int:
             f"manifest: {out / 'manifest.csv'}"
         )
     if failed:
-        progress.say("painterly: the other pictures are kept; fix the inputs named above and run the command again")
+        progress.say(
+            "painterly: the other pictures are kept; fix the inputs (or move the files) named above "
+            "and run the command again"
+        )
         return EXIT_FAILED
     return 0
+
+
+def _triage(
+    jobs: Sequence[Job], manifest: Manifest, key: str, settings: dict[str, Any], hashes: dict[Path, Any],
+    progress: BatchProgress,
+) -> tuple[list[Job], int]:  # fmt: skip
+    """The jobs to compute, and how many failed already: a picture whose file painterly did not
+    write (kept, never overwritten), or whose inputs cannot be read (recorded in the manifest)."""
+    todo, failed = [], 0
+    for job in jobs:
+        if not _may_write(job, manifest):
+            progress.say(
+                f"painterly: error: {job.name}: {job.output} exists and is not recorded in {manifest.path}; "
+                "painterly does not overwrite it: move or delete it to make this picture"
+            )
+            failed += 1
+            continue
+        pair = [_hash(path, hashes) for path in (job.content, job.style)]
+        problem = next((value for value in pair if isinstance(value, PainterlyError)), None)
+        if problem is not None:  # unreadable input: reported, recorded, the others go on
+            _record_failure(manifest, job, key, settings, str(problem), hashes)
+            progress.say(f"painterly: error: {job.name}: {problem}")
+            failed += 1
+        elif not manifest.is_finished(job, key, (str(pair[0]), str(pair[1]))):
+            todo.append(job)
+    return todo, failed
 
 
 def prepare_folder(out: Path) -> Path:
@@ -167,6 +204,25 @@ def prepare_folder(out: Path) -> Path:
     return out
 
 
+def check_not_an_input_folder(out: Path, folders: dict[str, Sequence[str]]) -> None:
+    """Refuse an output folder that is a photo or painting folder given on the command line.
+
+    A folder argument stands for the images in it, so the pictures written there would be
+    taken as more photos (or paintings) by the next run of the same command, which then finds
+    its outputs among its inputs and can never resume. A subfolder is fine: folders are not
+    searched below their own level.
+    """
+    target = out.resolve()
+    for role, arguments in folders.items():
+        for argument in arguments:
+            folder = Path(argument).expanduser()
+            if folder.is_dir() and folder.resolve() == target:
+                raise PainterlyError(
+                    f"-o {out} is the {role} folder {folder}: the pictures written there would be taken as "
+                    f"{role}s by the next run; choose another -o folder, such as {folder / 'painted'}"
+                )
+
+
 def check_outputs(jobs: Sequence[Job], inputs: Sequence[Path]) -> None:
     """Refuse a batch whose output would overwrite one of its inputs."""
     resolved = {path.resolve(): path for path in inputs}
@@ -176,6 +232,11 @@ def check_outputs(jobs: Sequence[Job], inputs: Sequence[Path]) -> None:
             raise PainterlyError(
                 f"the output {job.output} would overwrite the input {clash}; choose another -o folder"
             )
+
+
+def _may_write(job: Job, manifest: Manifest) -> bool:
+    """Whether the batch may write ``job``'s output: nothing is there, or a manifest row records it."""
+    return manifest.owns(job.name) or not os.path.lexists(job.output)
 
 
 def _hash(path: Path, hashes: dict[Path, str | PainterlyError]) -> str | PainterlyError:

@@ -10,18 +10,20 @@ from PIL import Image
 
 from painterly.atomic import atomic_path
 from painterly.batch.plan import Job
+from painterly.errors import PainterlyError
+from painterly.hashing import open_regular_file
 
 CELL = 160  # px, each thumbnail's long side
 GAP = 4
 
 
 def _thumbnail(path: Path) -> Image.Image | None:
-    try:
-        with Image.open(path) as image:
+    try:  # a regular file only: an input swapped for a FIFO must not block the batch here
+        with open_regular_file(path) as stream, Image.open(stream) as image:
             image = image.convert("RGB")
             image.thumbnail((CELL, CELL))
             return image
-    except (OSError, ValueError, Image.DecompressionBombError):
+    except (OSError, ValueError, Image.DecompressionBombError, PainterlyError):
         return None
 
 

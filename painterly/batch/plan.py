@@ -1,20 +1,23 @@
 """The pictures of a batch: every photo times every painting, each with an output name that says both.
 
 Arguments are files or folders (a folder contributes its image files, sorted by name, not its
-subfolders). The output of photo ``tubingen.jpg`` in the style of ``starry_night.jpg`` is
+subfolders). A named file must be a regular file: a FIFO or device would block the batch. The
+output of photo ``tubingen.jpg`` in the style of ``starry_night.jpg`` is
 ``tubingen__starry_night.png``; two inputs with the same stem (from different folders) get
-``-2``, ``-3``... so no output overwrites another.
+``-2``, ``-3``... (never another input's own name) so no output overwrites another.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from painterly.errors import PainterlyError
+from painterly.hashing import file_kind
 
 #: Extensions a folder is searched for (a file named explicitly may have any extension).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -55,11 +58,25 @@ def expand(arguments: Sequence[str | os.PathLike], role: str) -> list[Path]:
                 )
             found.extend(images)
         elif path.exists():
-            found.append(path)
+            found.append(_regular_file(path, role))
         else:
             raise PainterlyError(f"{role} {path} does not exist; give an image file or a folder of images")
     unique = list(dict.fromkeys(found))  # the same file named twice is made once
     return unique
+
+
+def _regular_file(path: Path, role: str) -> Path:
+    """``path`` when it is a regular file (or a link to one); a FIFO, device or socket is refused
+    before anything reads it, because reading one would block for ever (or never end)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        raise PainterlyError(f"cannot read the {role} {path}: {error.strerror or error}") from None
+    if not stat.S_ISREG(mode):
+        raise PainterlyError(
+            f"{role} {path} is not a regular file (it is {file_kind(mode)}); give an image file or a folder of images"
+        )
+    return path
 
 
 def _is_file(path: Path) -> bool:
@@ -81,17 +98,36 @@ def plan_jobs(contents: Sequence[Path], styles: Sequence[Path], out: Path, suffi
 
 
 def _unique_stems(paths: Sequence[Path]) -> list[str]:
+    """A distinct name per input: its cleaned stem, or for a repeated stem the stem with ``-2``, ``-3``...
+
+    The suffix skips every name another input has as its own stem, so photos ``d1/x.png``,
+    ``d2/x.png`` and ``d3/x-2.png`` become ``x``, ``x-3`` and ``x-2``: a renamed input never takes
+    another's name (which would make two pictures write one file, each rerun overwriting the
+    other). Names depend only on the inputs and their order, so a rerun of the same command gets
+    the same names. Compared without case: some file systems do not tell ``X.png`` from ``x.png``.
+    """
+    stems = [_clean(path.stem) for path in paths]
+    taken = {stem.lower() for stem in stems}
+    first: set[str] = set()
     names: list[str] = []
-    seen: dict[str, int] = {}
-    for path in paths:
-        stem = _clean(path.stem)
-        count = seen.get(stem.lower(), 0) + 1
-        seen[stem.lower()] = count
-        names.append(stem if count == 1 else f"{stem}-{count}")
+    for stem in stems:
+        if stem.lower() not in first:
+            first.add(stem.lower())
+            names.append(stem)
+            continue
+        count = 2
+        while f"{stem}-{count}".lower() in taken:
+            count += 1
+        taken.add(f"{stem}-{count}".lower())
+        names.append(f"{stem}-{count}")
     return names
 
 
 def _clean(stem: str) -> str:
-    """A file-name-safe stem: separators and control characters become ``_``; ``__`` stays unambiguous."""
-    text = re.sub(r"[\x00-\x1f/\\:*?\"<>|]", "_", stem).strip() or "image"
-    return re.sub(r"_{2,}", "_", text)
+    """A file-name-safe stem: separators and control characters become ``_``; ``__`` stays unambiguous.
+
+    Runs of ``_`` become one, and a leading or trailing ``_`` is dropped, so ``PHOTO__PAINTING``
+    splits one way only (``a_`` with ``b`` and ``a`` with ``_b`` would both give ``a___b``).
+    """
+    text = re.sub(r"[\x00-\x1f/\\:*?\"<>|]", "_", stem).strip()
+    return re.sub(r"_{2,}", "_", text).strip("_").strip() or "image"
