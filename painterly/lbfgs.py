@@ -30,9 +30,8 @@ from torch.optim.lbfgs import _strong_wolfe
 #: their range: the line search's ten-fold extrapolations took 4-5 evaluations before the loss
 #: moved (Tübingen x Starry Night, 512 px, alpha/beta 1e-3). "polyak": L / |g|^2, where the linear
 #: model of a loss that cannot go below 0 reaches 0 (Polyak's step with f* = 0). It does not depend
-#: on the loss's scale: from the photo at 256 px (Tübingen x Starry Night and rocket x Composition
-#: VII, alpha/beta 1e-3, 1e-4 and 1e-6, vgg16-hed) it was 3,700-10,300 times torch's step, and that
-#: one step lowered the loss by 57-71 % (0.3 and 2 times it: by 28-34 % and 17-58 %).
+#: on the loss's scale: from the photo it was thousands of times torch's step, and that one step
+#: lowered the loss by more than half (docs/quality.md, "Speed goals").
 FirstStep = Literal["torch", "polyak"]
 
 # Keep the history vectors under this many bytes (two float32 image-sized vectors per pair).

@@ -6,9 +6,9 @@ Gram matrix's gradient, whose product runs in bf16 (see :func:`gram_matrix`).
 
 The style loss is the paper's Gram loss by default; with ``--style-loss w2`` a style target is a
 :class:`W2Target` instead of a Gram matrix and each layer's term is :func:`layer_w2_loss` (the
-type of the target chooses the loss: see :func:`style_layer_loss`). One evaluation (forward +
-backward) at 256 px on the shared 2-core CPU, alternating the two objectives in one process:
-median 0.59-0.66 s with Gram, 0.81-1.32 s with W2.
+type of the target chooses the loss: see :func:`style_layer_loss`). An evaluation with W2 costs
+more than with Gram: an eigendecomposition per style layer (measured in docs/benchmarks/README.md,
+"Measurements behind choices in the code").
 """
 
 from __future__ import annotations
@@ -39,9 +39,8 @@ class _SelfProduct(torch.autograd.Function):
 
     Autograd's rule for ``F @ F.T`` takes two N x N x M products (one per operand); this takes
     one, and hands the gradient back in the layout of F (for channels_last activations, the
-    transpose of a contiguous M x N matrix). With the view of :func:`feature_matrix`, an evaluation
-    at 512 px without a margin took 0.77 s instead of 0.85 s (median of 35, interleaved runs, this
-    project's 2-core CPU, vgg16-hed in bf16; docs/quality.md).
+    transpose of a contiguous M x N matrix). With the view of :func:`feature_matrix` this made an
+    evaluation about a tenth faster on the CPU (docs/quality.md, "Cost per evaluation").
 
     F may be bf16 (the activations as they are): G is then formed from a float32 copy that is not
     kept, and the backward product runs in bf16 (see :func:`gram_matrix`).
@@ -73,12 +72,11 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     For bf16 activations, G is exact (the products of bf16 entries are exact in float32, and sum
     there), but the gradient's product (dG + dG^T) F runs in bf16 with float32 accumulation: dG is
     rounded to bf16 (relative 2^-9) and the result, which autograd would round to the activations'
-    bf16 anyway, comes out in bf16. That product takes 2.3x less time than in float32, and F is
-    kept for it in bf16, not as a float32 copy. Forming G in bf16 as well would save as much
-    again, but it rounds G to 8 significant bits, and the loss becomes a staircase once a step
-    changes G by less than that: on Tübingen x Starry Night at 512 px (alpha/beta 1e-3) L-BFGS
-    stopped making progress after 335 evaluations, at a total 4 % above the float32 run's after
-    500 (docs/quality.md, "Cost per evaluation").
+    bf16 anyway, comes out in bf16. That product is faster than in float32, and F is kept for it
+    in bf16, not as a float32 copy. Forming G in bf16 as well would save as much again, but it
+    rounds G to 8 significant bits, and the loss becomes a staircase once a step changes G by less
+    than that: L-BFGS stopped making progress short of the float32 run's loss
+    (docs/quality.md, "Cost per evaluation").
     """
     keep = torch.bfloat16 if features.dtype == torch.bfloat16 else torch.float32
     return self_product(feature_matrix(features, keep))
@@ -157,11 +155,11 @@ def _one_cpu_thread(tensor: torch.Tensor) -> Iterator[None]:
     """Run the enclosed eigendecomposition of a CPU tensor on one thread (PyTorch's thread count is
     restored after it; other devices are left alone).
 
-    Measured on the 2-core machine while another process kept both cores busy: ``torch.linalg.eigh``
-    of a 512 x 512 matrix took 7.0 s on PyTorch's 2 threads (its threads wait for each other at
-    every step of the reduction) and 0.04 s on one; when the machine is idle one thread costs
-    0.04 s against 0.02 s. The thread count is process-wide: other threads of the process run on
-    one thread for those milliseconds too.
+    ``torch.linalg.eigh``'s threads wait for each other at every step of the reduction, so on a
+    CPU whose cores are busy with other work several threads take orders of magnitude longer than
+    one, while on an idle machine one thread costs at most about twice as much (the measurement:
+    docs/benchmarks/README.md, "Measurements behind choices in the code"). The thread count is
+    process-wide: other threads of the process run on one thread for those milliseconds too.
     """
     if tensor.device.type != "cpu":
         yield
@@ -267,10 +265,10 @@ def trace_sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
     eps = max(1e-6 l_max, 1e-12) and the line l / sqrt(eps) below it (continuous at eps; zero for
     negative rounding noise), so g' <= 1 / sqrt(eps) where sqrt' would be infinite at 0.
 
-    Speed of tr(sqrtm(S C S)) forward + backward at N = 512 on the 2-core CPU (shared with another
-    process, so ranges): eigenvalues 0.03-0.06 s in float32, 0.06-0.19 s in float64; 12 coupled
-    Newton-Schulz iterations through autograd (crowsonkb's method) 0.2-2.6 s, and 20 iterations
-    (needed to be as accurate as the eigenvalues on full-rank C) 0.9-1.0 s. The eigenvalues are
+    Eigenvalues rather than coupled Newton-Schulz iterations through autograd (crowsonkb's
+    method): the iterations were several times slower forward + backward, and as accurate as the
+    eigenvalues on a full-rank C only with 20 of them, slower still (the measurement:
+    docs/benchmarks/README.md, "Measurements behind choices in the code"). The eigenvalues are
     computed in float64 for stability, not accuracy: PyTorch's float32 eigh failed to converge
     ("ill-conditioned or too many repeated eigenvalues") on a real conv5_1 product with 137
     all-zero rows; float64 succeeded. A itself is formed in float32; its rounding is what eps absorbs.

@@ -11,7 +11,8 @@ by reflection or replication does not remove (docs/quality.md: 1.44 with zeros, 
 side, started from the photo mirrored at its edges; the padding-facing, weakly held pixels are
 the margin's, and the crop throws them away. An 8 px margin at 512 px removed the frame on
 Tübingen x The Starry Night (worst side 1.38 -> 1.11) but not on every shared pair, and costs
-6-8 % more per evaluation than no margin at 512 px (docs/quality.md).
+a little more per evaluation than no margin, for the larger canvas (docs/quality.md, "Cost per
+evaluation").
 
 The style loss counts the picture only: counted over the whole canvas, the optimiser put the
 painting's statistics into the margin and left the picture near the photo (measured at 128 px
@@ -63,9 +64,9 @@ class _Crop(torch.autograd.Function):
     """``features[..., c:-c, c:-c]`` whose gradient keeps the activations' memory layout.
 
     Autograd's slice gradient is a zero tensor in the default (NCHW) layout; added to the
-    channels_last gradients of the network's backward pass it made an evaluation with an 8 px
-    margin at 512 px take 0.99 s, against 0.81 s with this gradient (interleaved runs, this
-    project's 2-core CPU, vgg16-hed in bf16).
+    channels_last gradients of the network's backward pass it converts one of them to the other
+    layout, which made an evaluation with a margin about a fifth slower on the CPU (the
+    measurement: docs/benchmarks/README.md, "Measurements behind choices in the code").
     """
 
     @staticmethod

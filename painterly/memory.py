@@ -23,39 +23,22 @@ with the optimiser's state alive beside it. :func:`estimate_peak_bytes` adds up:
   (painterly's L-BFGS keeps fewer pairs for large images, see :mod:`painterly.lbfgs`);
 - a fixed overhead of the runtime (allocator and library workspaces).
 
-Calibrated on this project's CPU (2 cores, PyTorch 2.13, vgg16-hed and a VGG-19, 128-1024 px)
-by the growth of the peak resident set size over one evaluation and over short L-BFGS and Adam
-runs, measured with glibc returning freed blocks at once (``MALLOC_MMAP_THRESHOLD_=65536``): the
-estimate is 0.95-1.35x those measurements (the most at 256 px, where the fixed overhead, kept as
-a margin, weighs most; 1.15x at 768 px). With glibc's default allocator a run at
-256-512 px may hold up to about 1.5x more (freed blocks below 32 MB stay in the heap); from about
-1024 px on, where memory runs out, every large block is returned and the difference is ~2 %.
-On CUDA the same parts are counted with 1 GiB of fixed overhead for the libraries' workspaces.
-Against ``torch.cuda.max_memory_allocated`` on an H100 (bf16, channels_last, 500 evaluations,
-``python -m benchmarks``) the estimate was 2.1x the peak at 512 px, 1.40x at 1024, 1.15x at
-2048 and 1.06x at 4096 px (23.1 GB): safe, and tight where memory runs out.
+Calibrated on this project's CPU (vgg16-hed and a VGG-19, 128-1024 px) by the growth of the peak
+resident set size over one evaluation and over short L-BFGS and Adam runs, measured with glibc
+returning freed blocks at once (``MALLOC_MMAP_THRESHOLD_=65536``), and checked on CUDA against
+``torch.cuda.max_memory_allocated`` (``python -m benchmarks``): the estimate is meant to be at
+least the measurement (to within a few percent) everywhere, and close to it at the sizes where
+memory runs out. The fixed overhead is kept as a margin, so the estimate is loosest at small
+sizes, where it weighs most. With glibc's
+default allocator a small run may hold more than measured (freed blocks below 32 MB stay in the
+heap); from about 1024 px on every large block is returned. On CUDA the same parts are counted
+with 1 GiB of fixed overhead for the libraries' workspaces.
 
-The lower-memory path, measured on this CPU (vgg16-hed, bf16, channels_last, Tübingen x Starry
-Night, no margin; the growth of ``ru_maxrss`` over the first evaluation of
-:class:`~painterly.objective.Objective` in a fresh process per case, ``MALLOC_MMAP_THRESHOLD_=65536``;
-load average 4-6 from another engineer's runs on the 2 cores): 1.01 GB without and 0.75 GB with
-recomputation at 1024x768 (-26 %), 3.98 and 2.76 GB at 2048x1536 (-31 %). The estimate's parts of
-one evaluation (activations, float32 copies, backward, bf16 weight copies) were 1.19x the
-measurement without recomputation and 1.35x / 1.44x with it: the recomputing pass peaks at the
-end of the forward pass, before the gradients that the sum adds exist (safe, less tight). Time
-per evaluation, alternating the two on one network: 7.3 and 9.4 s at 1024 px (x1.31), 29.2 and
-36.0 s at 2048 px (x1.23). A whole 8-evaluation L-BFGS run at 256 px (tests/test_memory.py's
-probe) took 216 MB with recomputation against 182 MB without (the first recomputation's one-time
-costs, about 35 MB, outweigh the saving at that size; the estimate was 1.14x). Scripts and
-commands: docs/benchmarks/README.md, "Lower-memory path".
-
-Since the Gram matrix's gradient product runs in bf16, the style layers keep no float32 copies;
-the same probe (``scripts/memory_probe.py``, idle machine) then measured one evaluation at 216 MB
-(512x384), 788 MB (1024x768; 839 MB with an 8 px margin), 3.08 GB (2048x1536) and, with
-recomputation, 604 MB (1024x768): the estimate's parts were 1.01x, 1.04x (1.25x), 1.04x and 1.04x
-of that. For 8192x6144 on CUDA (bf16, the default margin of 8 px, 500 evaluations) the estimate
-is now 80 GB (74.6 GiB) without recomputation and 68 GB with it (before: 92 and 80 GB), under the
-84 GB free an H100 reported: an estimate, not measured on a GPU.
+With recomputation the peak comes at the end of the forward pass, before the gradients that the
+sum adds exist, so the estimate is safe there but less tight. For a small image recomputation can
+cost more memory than it saves (its first pass's one-time costs). The measured ratios, the sizes
+and the commands that re-measure them (``scripts/memory_probe.py``) are in
+docs/benchmarks/README.md ("Lower-memory path" and "Measurements behind choices in the code").
 """
 
 from __future__ import annotations

@@ -176,9 +176,10 @@ class Objective:
     def compiled(self, mode: str) -> Callable[[torch.Tensor], LossTerms]:
         """This objective through torch.compile: the network, the losses and their backward in one graph.
 
-        Compiling the network alone leaves the losses' small kernels outside the graph: on an H100 at
-        512 px that measured 7.2 ms per evaluation, against 3.3 ms with everything compiled
-        ("reduce-overhead"). Each scale compiles once (its own shapes).
+        Compiling the network alone leaves the losses' small kernels outside the graph, each one a
+        launch from the host, and at 512 px on a GPU those launches are most of an evaluation's time
+        (about twice as slow as everything compiled with "reduce-overhead": docs/benchmarks/README.md,
+        "Measurements behind choices in the code"). Each scale compiles once (its own shapes).
         """
 
         def losses(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -157,7 +157,7 @@ def _seen_in_range(objective: Callable[[torch.Tensor], LossTerms]) -> Callable[[
     that will be saved, and every evaluated image is a valid one.
 
     Unconstrained L-BFGS wanders outside 0..1 and clamping its result at the end raised the scored
-    style loss (77 -> 118 at 512 px, Tübingen x Starry Night, on the CPU). Through the clamp, a
+    style loss by half (docs/quality.md, "3. The final clamp"). Through the clamp, a
     pixel pushed past a bound stops at it and gets no gradient there, as at an active bound of
     L-BFGS-B; the line search sees the true loss of each trial image.
     """

@@ -286,7 +286,7 @@ OPTIONS: tuple[Option, ...] = (
            "torch.compile the network and losses (GPU; each scale compiles once: pays off for long runs)"),
     Option("memory", Literal["auto", "normal", "low"], "auto",
            "low = recompute each VGG block's activations in the backward pass instead of keeping them "
-           "(measured on a CPU: an evaluation needs 0.7-0.8x the memory and 1.25-1.3x the time); "
+           "(less memory, more time per evaluation: docs/benchmarks/README.md); "
            "normal = never, refusing a run that does not fit; auto = low only where normal would not fit"),
     Option("tolerance", float | None, None,
            "end a scale early when the loss improves less than this (relative) in 20 evaluations; default: off",

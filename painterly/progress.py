@@ -1,10 +1,9 @@
 """Terminal progress for the CLI: a bar with losses, evaluations/s and an ETA, or plain lines.
 
 The ETA weighs each evaluation by its pixel count, because coarse scales are much cheaper
-than the final one: measured on the 2-core CPU at 512 px (Tübingen x Starry Night, the three
-default scales), 4.9, 4.4 and 4.6 microseconds per pixel-evaluation at 128, 256 and 512 px
-(docs/benchmarks/cpu-512.json). The cost per pixel-evaluation is measured as the run goes
-(:class:`EtaEstimate`).
+than the final one: the time per pixel-evaluation is about the same at every scale (within
+about a tenth on the CPU: docs/benchmarks/README.md, "Measurements behind choices in the
+code"). The cost per pixel-evaluation is measured as the run goes (:class:`EtaEstimate`).
 """
 
 from __future__ import annotations

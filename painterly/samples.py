@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from painterly.errors import PainterlyError
+from painterly.extras import require
 
 __all__ = ["main", "render_painting", "sample_photo_path", "write_samples"]
 
@@ -47,14 +48,16 @@ _WARM = np.array([(228, 122, 40), (238, 160, 56), (204, 90, 38)], dtype=np.float
 
 
 def sample_photo_path() -> Path:
-    """Path of the portrait photo matplotlib ships; PainterlyError if it is not installed."""
-    try:
-        from matplotlib import cbook
+    """Path of the portrait photo matplotlib ships; PainterlyError if it is not installed.
 
+    matplotlib is not a core dependency, only the plots extra's (``make demo`` installs every
+    extra): the photo is borrowed rather than bundled, so the package carries no picture."""
+    cbook = require("plots", "matplotlib.cbook", "the demo's sample photo (matplotlib's grace_hopper.jpg)")
+    try:
         path = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
-    except Exception as exc:  # ImportError, or a matplotlib build without sample data
+    except Exception as exc:  # a matplotlib build without sample data
         raise PainterlyError(
-            f"cannot find matplotlib's sample photo grace_hopper.jpg ({exc}); install matplotlib>=3.7"
+            f"cannot find matplotlib's sample photo grace_hopper.jpg ({exc}); reinstall matplotlib"
         ) from exc
     if not path.is_file():
         raise PainterlyError(

@@ -16,7 +16,7 @@ from PIL import Image
 
 from painterly import options
 from painterly.errors import PainterlyError
-from painterly.web.testing import StudioServer, png_bytes, submit, wait_for
+from tests.studio_harness import StudioServer, png_bytes, submit, wait_for
 
 pytest.importorskip("fastapi")
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from painterly.web.testing import png_bytes
+from tests.studio_harness import png_bytes
 
 pytest.importorskip("fastapi")
 

@@ -11,7 +11,7 @@ import pytest
 from painterly import options
 from painterly.web.jobs import Dispatcher
 from painterly.web.store import JobStore, write_json
-from painterly.web.testing import png_bytes
+from tests.studio_harness import png_bytes
 
 pytest.importorskip("fastapi")
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from painterly.web.testing import StudioServer, submit, wait_for
+from tests.studio_harness import StudioServer, submit, wait_for
 
 pytest.importorskip("fastapi")
 

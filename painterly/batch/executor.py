@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from painterly.batch.plan import Job
 from painterly.errors import PainterlyError, describe_error
+from painterly.extras import require
 
 if TYPE_CHECKING:
     from painterly.models.weights import LoadedWeights
@@ -99,16 +100,9 @@ class LocalExecutor:
 
 # --- Ray ------------------------------------------------------------------------------------------
 
-RAY_MISSING = "the ray executor needs Ray: pip install 'painterly[ray]' (or use --executor local)"
-
-
 def import_ray() -> Any:
-    """The ``ray`` module, or a one-line error saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise PainterlyError(RAY_MISSING) from None
-    return ray
+    """The ``ray`` module, or a one-line error naming the extra to install (:mod:`painterly.extras`)."""
+    return require("ray", "ray")
 
 
 def connect_ray(address: str | None) -> Any:

@@ -9,14 +9,13 @@ from pathlib import Path
 
 from painterly import options
 from painterly.errors import PainterlyError
-from painterly.experiments.figures import make_figures
 from painterly.experiments.grid import plan_runs
 from painterly.experiments.progress import GridProgress
-from painterly.experiments.report import write_report
 from painterly.experiments.results import collect_results
 from painterly.experiments.runner import run_grid, unique_runs
 from painterly.experiments.spec import builtin_names, check_options, load_spec, make_pairs, parse_pair_text, slugify
 from painterly.experiments.store import is_finished
+from painterly.extras import require
 
 DEFAULT_OUT = "experiment-results"
 EXIT_FAILED = 1
@@ -86,6 +85,10 @@ def experiment_command(arguments: Sequence[str]) -> int:
         raise PainterlyError(f"--jobs must be at least 1; got {namespace.jobs}")
     if namespace.ray_address and namespace.executor != "ray":
         raise PainterlyError("--ray-address needs --executor ray")
+    if not namespace.dry_run:  # the extras it will need, before the first run is computed
+        require("plots", "matplotlib", "painterly experiment's figures")
+        if namespace.executor == "ray":
+            require("ray", "ray", "painterly experiment --executor ray")
     out = Path(namespace.out)
     if out.exists() and not out.is_dir():
         raise PainterlyError(f"--out {out} is a file; give a folder")
@@ -122,6 +125,9 @@ def experiment_command(arguments: Sequence[str]) -> int:
             return EXIT_FAILED
         results = collect_results(spec, runs, spike_factor=spike_factor, reach_within=reach_within)
         folder = out / slugify(spec.name)
+        from painterly.experiments.figures import make_figures  # matplotlib: the plots extra
+        from painterly.experiments.report import write_report
+
         figures = make_figures(results, folder)
         markdown, page = write_report(results, figures, folder)
     except KeyboardInterrupt:  # Ctrl-C: the worker processes print nothing (see runner), neither does this

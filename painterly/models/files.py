@@ -87,7 +87,8 @@ def tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
     """A sha256 over the names, dtypes, shapes and bytes of ``tensors`` (in name order).
 
     Hashing the tensors rather than the file makes the value independent of how safetensors
-    lays the file out, and lets it live in the file's own metadata. About 0.3 s per GB.
+    lays the file out, and lets it live in the file's own metadata. Linear in the size (a timing:
+    docs/benchmarks/README.md, "Measurements behind choices in the code").
     """
     digest = hashlib.sha256()
     for key in sorted(tensors):

@@ -9,8 +9,8 @@ With ``recompute`` on, :class:`VGGFeatures` runs each block (its convolutions, R
 under :func:`torch.utils.checkpoint.checkpoint`: autograd then keeps only each block's input
 (the image, the pooling outputs) and the returned tensors the losses hold, and recomputes a
 block's other activations during its backward pass. The activations and gradients are the same
-(bit for bit on the CPU); on this project's CPU an evaluation of the paper's layers needed 26-31 %
-less memory and 23-31 % more time at 1024-2048 px (:mod:`painterly.memory` has the measurements).
+(bit for bit on the CPU); an evaluation needs less memory and more time (measured in
+docs/benchmarks/README.md, "Lower-memory path").
 """
 
 from __future__ import annotations

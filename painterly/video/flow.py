@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from painterly.errors import PainterlyError
+from painterly.extras import require
 
 FlowMethod = Literal["dis", "farneback"]
 FLOW_METHODS: tuple[str, ...] = ("dis", "farneback")
@@ -38,11 +39,8 @@ BOUNDARY_ABSOLUTE = 0.002
 
 
 def import_cv2() -> Any:
-    try:
-        import cv2
-    except ImportError:
-        raise PainterlyError("painterly video needs OpenCV: pip install 'painterly[video]'") from None
-    return cv2
+    """The ``cv2`` module (OpenCV), or a one-line error naming the video extra."""
+    return require("video", "cv2")
 
 
 def _grey(frame: np.ndarray) -> np.ndarray:

@@ -21,20 +21,17 @@ import numpy as np
 
 from painterly.atomic import atomic_path
 from painterly.errors import PainterlyError
+from painterly.extras import require
 from painterly.image import fit_long_side
 
-VIDEO_MISSING = "painterly video needs PyAV and OpenCV: pip install 'painterly[video]'"
 #: Output containers by extension (H.264 fits all three).
 CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 DEFAULT_FPS = Fraction(25)
 
 
 def import_av() -> Any:
-    try:
-        import av
-    except ImportError:
-        raise PainterlyError(VIDEO_MISSING) from None
-    return av
+    """The ``av`` module (PyAV), or a one-line error naming the video extra."""
+    return require("video", "av")
 
 
 @dataclass(frozen=True)

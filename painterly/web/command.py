@@ -13,10 +13,12 @@ import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 from PIL import Image
 
 from painterly.errors import PainterlyError
+from painterly.extras import require
 from painterly.web.uploads import DEFAULT_MAX_UPLOAD_PIXELS
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def serve_command(arguments: Sequence[str]) -> int:
     """Parse the options, then serve until Ctrl-C; returns the exit status."""
     namespace = build_parser().parse_args(arguments)
+    uvicorn = require_studio()
     if namespace.workers is not None and namespace.workers < 1:
         raise PainterlyError(f"--workers must be at least 1; got {namespace.workers}")
     if namespace.max_queue < 1:
@@ -70,8 +73,6 @@ def serve_command(arguments: Sequence[str]) -> int:
     jobs_dir = Path(namespace.jobs_dir).expanduser()
     check_writable(jobs_dir)
 
-    import uvicorn
-
     from painterly.web.app import StudioConfig, create_app
 
     devices = _devices()
@@ -90,6 +91,16 @@ def serve_command(arguments: Sequence[str]) -> int:
     server = uvicorn.Server(settings)
     server.run()
     return 0
+
+
+def require_studio() -> ModuleType:
+    """The studio's optional packages (the studio extra), checked before anything is made; uvicorn.
+
+    FastAPI needs python-multipart only when the app is built (its upload routes), which would
+    otherwise fail with a traceback after the jobs folder was made."""
+    require("studio", "fastapi")
+    require("studio", "python_multipart")
+    return require("studio", "uvicorn")
 
 
 def check_writable(jobs_dir: Path) -> None:

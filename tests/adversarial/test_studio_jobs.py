@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from painterly.web.store import JobStore, read_json, write_json
-from painterly.web.testing import png_bytes
+from tests.studio_harness import png_bytes
 
 pytest.importorskip("fastapi")
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from painterly import options
-from painterly.web.testing import StudioServer, png_bytes
+from tests.studio_harness import StudioServer, png_bytes
 
 pytest.importorskip("fastapi")
 

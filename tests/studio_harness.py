@@ -1,4 +1,4 @@
-"""A real studio server in a subprocess, for tests and demonstrations (``python -m painterly.cli serve``).
+"""A real studio server in a subprocess, for the studio's tests (``python -m painterly.cli serve``).
 
 Tests start it on a free loopback port with a tiny network, talk to it over HTTP, and may kill
 it hard (SIGKILL) to check what a restarted server makes of the jobs folder.
