@@ -6,7 +6,8 @@ Photos outside ../shared (scikit-image's bundled astronaut, rocket, coffee and c
 the PyPI wheel without installing it; matplotlib's Grace Hopper) against paintings. For every
 photo x painting x setting it writes the picture and a JSON line with: the frame measures
 (:func:`painterly.quality.border_ratio`; per side :func:`painterly.quality.edge_bands`), the
-ripple measure (:func:`painterly.quality.ripple`), the losses the optimiser reported and the
+ripple measures (:func:`painterly.quality.dot_grid`, and the old
+:func:`painterly.quality.ripple` for comparison), the losses the optimiser reported and the
 losses of the saved 8-bit picture scored by the same objective in fp32, and the seconds. Crops of
 the flattest area and of a corner are saved beside each picture for looking at.
 """
@@ -30,7 +31,7 @@ from painterly.image import fit_long_side, image_size, load_image, resize, save_
 from painterly.margin import pad_image
 from painterly.network import Network, load_weights
 from painterly.objective import Objective, Terms
-from painterly.quality import border_ratio, edge_bands, flattest_tiles, ripple
+from painterly.quality import border_ratio, dot_grid, edge_bands, flattest_tiles, ripple
 from painterly.runtime import Runtime
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
@@ -135,7 +136,8 @@ def main() -> int:
                 picture = save_image(result.image, out / f"{stem}.png")
                 photo = load_image(photo_path)
                 photo = resize(photo, fit_long_side(*image_size(photo), arguments.size))
-                found = ripple(result.image, photo)
+                found = ripple(result.image, photo)  # the old peak, kept to compare with earlier numbers
+                grid = dot_grid(result.image, photo)
                 image = result.image
                 settings = options.validate({**values})
                 settings["model"] = "vgg16-hed"
@@ -146,6 +148,7 @@ def main() -> int:
                     "border_ratio": round(border_ratio(result.image, photo), 3),
                     "edge_bands": {side: round(value, 3) for side, value in vars(edge_bands(image, photo)).items()},
                     "ripple_peak": round(found.peak, 2), "ripple_energy": round(found.energy, 4),
+                    "dot_grid": round(grid.amplitude, 4), "dot_grid_fraction": round(grid.fraction, 3),
                     "reported": result.final_losses, "saved_8bit": scored(result.image, photo_path, painting, settings),
                     "saved_8bit_in_context": scored(result.image, photo_path, painting, settings,
                                                     margin=settings["margin"]),
