@@ -84,3 +84,37 @@ def tiny_network(tiny_weights: Path):
         return Network(loaded, names, resolve_runtime("cpu", "fp32")), names[:1], names[1:]
 
     return make
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The kernel path this run takes: results within the tests' tolerances differ by it, in rounding only."""
+    import os
+
+    from painterly.runtime import bf16_is_fast
+
+    knobs = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "OMP_NUM_THREADS",
+             "PAINTERLY_TEST_NO_BF16")  # fmt: skip
+    settings = ", ".join(f"{name}={os.environ[name]}" for name in knobs if name in os.environ) or "none"
+    native = bf16_is_fast(torch.device("cpu")) and os.environ.get("PAINTERLY_TEST_NO_BF16") != "1"
+    return [
+        f"painterly: torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+        f"{torch.get_num_threads()} threads, native bf16 {native}; kernel settings: {settings}"
+    ]
+
+
+@pytest.fixture(autouse=True)
+def without_native_bf16(monkeypatch: pytest.MonkeyPatch) -> bool:
+    """With PAINTERLY_TEST_NO_BF16=1 this process sees a CPU without AVX512-BF16 or AMX.
+
+    `precision="auto"` then resolves to fp32 and the tests that need native bf16 skip, as on such a
+    CPU (ONEDNN_MAX_CPU_ISA=AVX2 does not do this: PyTorch still reports the CPU's bf16, and "auto"
+    picks bf16, run on emulated kernels). Child processes (the studio's workers, Ray tasks, the
+    memory probes) still see the real CPU.
+    """
+    import os
+
+    if os.environ.get("PAINTERLY_TEST_NO_BF16") != "1":
+        return False
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    return True
