@@ -125,3 +125,62 @@ def test_continue_from_a_result(server: StudioServer, browser: object, tmp_path:
         picture = client.get(newest["urls"]["result"])
         assert Image.open(io.BytesIO(picture.content)).size == (32, 24)
     page.close()
+
+
+COUNT_OBJECT_URLS = """
+window.objectUrls = { made: 0, revoked: 0 };
+const make = URL.createObjectURL.bind(URL), revoke = URL.revokeObjectURL.bind(URL);
+URL.createObjectURL = (object) => { window.objectUrls.made += 1; return make(object); };
+URL.revokeObjectURL = (url) => { window.objectUrls.revoked += 1; revoke(url); };
+"""
+
+
+def _object_urls_left(page: object) -> int:
+    """Object URLs made and not revoked, less those an <img> on the page still shows."""
+    counts = page.evaluate("window.objectUrls")  # type: ignore[attr-defined]
+    shown = page.evaluate("document.querySelectorAll('img[src^=\"blob:\"]').length")  # type: ignore[attr-defined]
+    return int(counts["made"] - counts["revoked"] - shown)
+
+
+def test_cards_stay_put_pictures_revalidate_and_object_urls_are_revoked(
+    server: StudioServer, browser: object, tmp_path: Path
+) -> None:
+    photo, painting = _images(tmp_path)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    context.add_init_script(COUNT_OBJECT_URLS)
+    page = context.new_page()
+    page.goto(server.base + "/")
+    page.set_input_files("#content-file", str(photo))
+    page.set_input_files("#style-files", [str(painting), str(photo)])
+    page.set_input_files("#content-file", str(painting))  # picked again: the first picks' URLs go
+    page.set_input_files("#style-files", str(painting))
+    assert page.evaluate("window.objectUrls.revoked") >= 4
+    assert _object_urls_left(page) == 0
+    _fill(page, "size", "32")
+    _fill(page, "iterations", "10")
+    page.click("#start")
+    page.wait_for_function("document.querySelector('#state').textContent.startsWith('finished')", timeout=60_000)
+    assert page.locator("#show-content").get_attribute("src").startswith("/api/jobs/")  # the job's, not the file's
+    assert _object_urls_left(page) == 0
+
+    page.wait_for_function("document.querySelector('.job.selected') !== null")
+    page.evaluate("document.querySelectorAll('.job').forEach((card) => { card.kept = true; })")
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url) if "/api/" in request.url else None)
+    page.wait_for_timeout(5600)  # a refresh of the list (every 5 s)
+    assert "/api/jobs" in {url.removeprefix(server.base) for url in requests}, requests
+    assert page.evaluate("[...document.querySelectorAll('.job')].every((card) => card.kept === true)")
+    assert not [url for url in requests if "/inputs/" in url or "/result" in url], requests  # nothing re-fetched
+
+    seen: list[object] = []
+    other = context.new_page()  # the same browser cache: the pictures are revalidated, not sent again
+    other.on("response", lambda response: seen.append(response))
+    other.goto(server.base + "/")
+    other.wait_for_function("document.querySelectorAll('.job img[src]').length >= 3")
+    other.locator(".job").first.scroll_into_view_if_needed()  # the cards' pictures load lazily
+    other.wait_for_load_state("networkidle")
+    pictures = [response for response in seen if "/inputs/" in response.url or "/result" in response.url]  # type: ignore[attr-defined]
+    asked = {response.url: response.request.all_headers().get("if-none-match")  # type: ignore[attr-defined]
+             for response in pictures}  # fmt: skip
+    assert asked and all(asked.values()), asked  # each picture revalidated with its ETag
+    context.close()

@@ -104,9 +104,7 @@ class Dispatcher:
 
     def check_room(self) -> None:
         if len(self.pending) >= self.max_queue:
-            raise QueueFull(
-                f"the queue is full ({len(self.pending)} jobs waiting); try again when one has started"
-            )
+            raise QueueFull(f"the queue is full ({len(self.pending)} jobs waiting); try again when one has started")
 
     def admit(self, job_id: str, commit: Any) -> None:
         """Run ``commit`` (which puts the queued job in place) and queue the job, if there is room.

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from painterly.errors import PainterlyError
-from painterly.web.store import RESUMABLE, STATES, JobStore, read_json
+from painterly.web.store import JOB_FILE, RESUMABLE, SETTINGS_FILE, STATE_FILE, STATES, JobFiles, JobStore, read_json
 
 #: The state shown for a job one of whose files is damaged (never written to disk).
 DAMAGED = "damaged"
@@ -75,19 +75,19 @@ def _number(value: Any) -> float | None:
 
 def read_meta(folder: Path) -> JobMeta:
     """The checked ``job.json``; raises Damage naming what is wrong with it."""
-    found = read_json(folder / "job.json")
+    found = read_json(JobFiles(folder).meta)
     if not isinstance(found, dict):
-        raise Damage(f"its description (job.json) is {'not a JSON object' if found is not None else 'unreadable'}; "
+        raise Damage(f"its description ({JOB_FILE}) is {'not a JSON object' if found is not None else 'unreadable'}; "
                      f"{RESUBMIT}")  # fmt: skip
     created = _number(found.get("created"))
     if created is None:
-        raise Damage(f"its description (job.json) has no valid creation time; {RESUBMIT}")
+        raise Damage(f"its description ({JOB_FILE}) has no valid creation time; {RESUBMIT}")
     styles = found.get("styles", 1)
     if isinstance(styles, bool) or not isinstance(styles, int) or not 1 <= styles <= MAX_STYLES:
-        raise Damage(f"its description (job.json) has no valid number of paintings; {RESUBMIT}")
+        raise Damage(f"its description ({JOB_FILE}) has no valid number of paintings; {RESUBMIT}")
     init_file = found.get("init_file", False)
     if not isinstance(init_file, bool):
-        raise Damage(f"its description (job.json) does not say whether it has an init image; {RESUBMIT}")
+        raise Damage(f"its description ({JOB_FILE}) does not say whether it has an init image; {RESUBMIT}")
     names = found.get("names")
     queued = _number(found.get("queued"))
     return JobMeta(created, created if queued is None else queued, styles, init_file,
@@ -96,9 +96,9 @@ def read_meta(folder: Path) -> JobMeta:
 
 def read_state(folder: Path) -> dict[str, Any]:
     """The checked ``state.json`` (times as numbers or None, the message as text or None)."""
-    found = read_json(folder / "state.json")
+    found = read_json(JobFiles(folder).state)
     if not isinstance(found, dict) or not isinstance(found.get("state"), str) or found["state"] not in STATES:
-        raise Damage("its state (state.json) is missing or damaged; resume it to run it again, or delete it")
+        raise Damage(f"its state ({STATE_FILE}) is missing or damaged; resume it to run it again, or delete it")
     message = found.get("message")
     return {
         **found,
@@ -113,20 +113,21 @@ def read_settings(folder: Path, meta: JobMeta | None) -> dict[str, Any]:
     older version, take their defaults). Never the defaults for a whole unreadable file."""
     from painterly import options
 
-    found = read_json(folder / "settings.json")
+    files = JobFiles(folder)
+    found = read_json(files.settings)
     if not isinstance(found, dict):
-        raise Damage(f"its settings (settings.json) are {'not a JSON object' if found is not None else 'unreadable'}; "
-                     f"{RESUBMIT}")  # fmt: skip
+        problem = "not a JSON object" if found is not None else "unreadable"
+        raise Damage(f"its settings ({SETTINGS_FILE}) are {problem}; {RESUBMIT}")
     values = {**options.defaults(), **found}
     if meta is not None and meta.init_file:
-        values["init"] = str(folder / "init.png")
+        values["init"] = str(files.init)
     try:
         return options.validate(values)
     except PainterlyError as error:
         text = str(error).replace(str(folder) + "/", "")
-        raise Damage(f"its settings (settings.json) are damaged ({text}); {RESUBMIT}") from None
+        raise Damage(f"its settings ({SETTINGS_FILE}) are damaged ({text}); {RESUBMIT}") from None
     except Exception as error:  # a value of a type no option expects
-        raise Damage(f"its settings (settings.json) are damaged ({type(error).__name__}); {RESUBMIT}") from None
+        raise Damage(f"its settings ({SETTINGS_FILE}) are damaged ({type(error).__name__}); {RESUBMIT}") from None
 
 
 def inspect(store: JobStore, job_id: str) -> JobRecord | None:

@@ -132,4 +132,3 @@ class JobView(BaseModel):
     settings: dict[str, Any]
     progress: dict[str, Any] | None = None
     urls: dict[str, Any]
-

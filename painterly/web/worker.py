@@ -25,7 +25,7 @@ from typing import Any
 
 from painterly.errors import PainterlyError
 from painterly.web.records import Damage, read_meta, read_settings
-from painterly.web.store import CANCELLED, FAILED, FINISHED, JobStore, read_json, write_json
+from painterly.web.store import CANCELLED, FAILED, FINISHED, JobFiles, JobStore, read_json, write_json
 
 #: How often the preview snapshot and the progress file are rewritten while a job runs.
 PREVIEW_SECONDS = 0.4
@@ -105,14 +105,15 @@ class JobRunner:
             settings = read_settings(folder, meta)  # an older version's settings: new options take defaults
         except Damage as error:
             raise PainterlyError(f"the job cannot run: {error}") from None
-        styles = [str(folder / f"style-{index}.png") for index in range(1, meta.styles + 1)]
-        start = _start_image(folder)
-        inputs = prepare_inputs(str(folder / "content.png"), styles[0] if len(styles) == 1 else styles, settings)
+        files = JobFiles(folder)
+        styles = [str(path) for path in files.styles(meta.styles)]
+        start = _start_image(files)
+        inputs = prepare_inputs(str(files.content), styles[0] if len(styles) == 1 else styles, settings)
         network, reason = self._network(settings)
-        progress = ProgressWriter(folder, self)
+        progress = ProgressWriter(files, self)
         result = stylize_with(network, inputs, settings, callback=progress, reason=reason, start=start)
-        result.save(folder / "result.png")
-        write_json(folder / "history.json", result.summary())
+        result.save(files.result)
+        write_json(files.history, result.summary())
         progress.finish(result)
         self.store.set_state(job_id, FINISHED, result.stop_reason, seconds=result.seconds)
 
@@ -139,10 +140,10 @@ class JobRunner:
 class ProgressWriter:
     """The run's callback: checks for cancellation and keeps progress.json and preview.png fresh."""
 
-    def __init__(self, folder: Path, runner: JobRunner) -> None:
+    def __init__(self, files: JobFiles, runner: JobRunner) -> None:
         from painterly.progress import EtaEstimate
 
-        self.folder = folder
+        self.files = files
         self.runner = runner
         self.eta = EtaEstimate()
         self.curve: list[list[float]] = []
@@ -178,15 +179,15 @@ class ProgressWriter:
 
         self.previews += 1
         try:
-            save_image(image, self.folder / "preview.png")
-            write_json(self.folder / "progress.json", {**progress, "preview": self.previews})
+            save_image(image, self.files.preview)
+            write_json(self.files.progress, {**progress, "preview": self.previews})
         except PainterlyError:
             self.runner.check()  # the folder went away: deleted, or the server is gone
             raise
 
     def finish(self, result: Any) -> None:
         """The final picture becomes the last snapshot too."""
-        progress = read_json(self.folder / "progress.json") or {}
+        progress = read_json(self.files.progress) or {}
         history = result.history
         if history:
             last = history[-1]
@@ -197,15 +198,15 @@ class ProgressWriter:
         self._write(result.image, progress)
 
 
-def _start_image(folder: Path) -> Any:
+def _start_image(files: JobFiles) -> Any:
     """The image a resumed job starts from, or None: from the start when it is missing or damaged
     (the resume already said so; a damaged start image must not fail the job)."""
     from painterly.image import load_image
 
-    if not (folder / "start.png").is_file():
+    if not files.start.is_file():
         return None
     try:
-        return load_image(folder / "start.png", role="snapshot")
+        return load_image(files.start, role="snapshot")
     except PainterlyError:
         return None
 

@@ -1,12 +1,69 @@
 // painterly studio: the page's only script. It talks to the REST API alone (/api/...), builds its
 // form from GET /api/options (a new option shows up without touching this file) and follows a
 // running job through its Server-Sent Events.
+//
+// Pictures: the server sends them with an ETag and Cache-Control: no-cache, and versions their URLs
+// (?v=) with the same tag, so an <img> whose URL did not change is left alone, and any fetch of it
+// is a revalidation (304, no body). Never add a cache-busting query: it would defeat both.
 
-const $ = (id) => document.getElementById(id);
+// --- constants: the job states (as the API spells them) and what the page does with them ----------
+const STATES = Object.freeze({
+  QUEUED: "queued", RUNNING: "running", FINISHED: "finished", FAILED: "failed",
+  CANCELLED: "cancelled", INTERRUPTED: "interrupted", DAMAGED: "damaged",
+});
+const ACTIVE = Object.freeze([STATES.QUEUED, STATES.RUNNING]); // a job that may still change
+const isActive = (job) => ACTIVE.includes(job.state);
 const HIDDEN_IN_FORM = new Set(["init"]); // set by the page: content/noise/style or an uploaded result
+const REFRESH_MS = 5000; // how often the list of jobs is brought up to date
 
-// --- the access token: from ?token= or #token=, kept for this tab ---------------------------------
-const token = (() => {
+// --- every element the script touches, looked up once ------------------------------------------------
+const elements = Object.freeze({
+  contentFile: document.getElementById("content-file"),
+  styleFiles: document.getElementById("style-files"),
+  dropContent: document.getElementById("drop-content"),
+  dropStyle: document.getElementById("drop-style"),
+  contentThumbs: document.getElementById("content-thumbs"),
+  styleThumbs: document.getElementById("style-thumbs"),
+  preset: document.getElementById("preset"),
+  commonFields: document.getElementById("common-fields"),
+  advancedFields: document.getElementById("advanced-fields"),
+  start: document.getElementById("start"),
+  formError: document.getElementById("form-error"),
+  showContent: document.getElementById("show-content"),
+  showStyles: document.getElementById("show-styles"),
+  preview: document.getElementById("preview"),
+  placeholder: document.getElementById("placeholder"),
+  resultCaption: document.getElementById("result-caption"),
+  state: document.getElementById("state"),
+  statEvaluation: document.getElementById("stat-evaluation"),
+  statScale: document.getElementById("stat-scale"),
+  statLosses: document.getElementById("stat-losses"),
+  statEta: document.getElementById("stat-eta"),
+  barFill: document.getElementById("bar-fill"),
+  jobMessage: document.getElementById("job-message"),
+  curve: document.getElementById("curve"),
+  cancel: document.getElementById("cancel"),
+  download: document.getElementById("download"),
+  continue: document.getElementById("continue"),
+  resume: document.getElementById("resume"),
+  jobs: document.getElementById("jobs"),
+  jobsEmpty: document.getElementById("jobs-empty"),
+});
+
+// --- everything the page knows ------------------------------------------------------------------------
+const state = {
+  token: null,          // the access token (from ?token= or #token=, kept for this tab)
+  schema: null,         // GET /api/options
+  content: null,        // File: the photo picked for the next job
+  styles: [],           // [File]: the paintings picked for it
+  job: null,            // the job shown in the stage
+  source: null,         // its EventSource
+  previewUrl: null,     // the picture URL the stage shows (changes only when the picture does)
+  cards: new Map(),     // job id -> { item, pictures: [img], badge, meta, row, actions } in the list
+};
+
+// --- the access token ------------------------------------------------------------------------------------
+state.token = (() => {
   const query = new URLSearchParams(location.search).get("token");
   const hash = new URLSearchParams(location.hash.slice(1)).get("token");
   const found = query || hash || sessionStorage.getItem("painterly-token");
@@ -16,13 +73,13 @@ const token = (() => {
 })();
 
 function withToken(path) {
-  if (!token) return path;
-  return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
+  if (!state.token) return path;
+  return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(state.token);
 }
 
 async function api(path, options = {}) {
   const headers = new Headers(options.headers || {});
-  if (token) headers.set("Authorization", "Bearer " + token);
+  if (state.token) headers.set("Authorization", "Bearer " + state.token);
   const response = await fetch(path, { ...options, headers });
   const text = await response.text();
   let body = null;
@@ -31,15 +88,42 @@ async function api(path, options = {}) {
   return body;
 }
 
-// --- state -----------------------------------------------------------------------------------------
-const state = {
-  schema: null,
-  content: null,        // File
-  styles: [],           // [File]
-  job: null,            // the job shown in the stage
-  source: null,         // its EventSource
-  previewVersion: null,
-};
+// --- pictures: every object URL belongs to one <img> and is revoked when it is replaced or goes ------
+function forget(img) {
+  if (img.dataset.objectUrl) {
+    URL.revokeObjectURL(img.dataset.objectUrl);
+    delete img.dataset.objectUrl;
+  }
+}
+
+// Show a File/Blob, a URL or nothing in an <img>; an unchanged URL is left alone (no request at all).
+function setPicture(img, source) {
+  if (typeof source === "string") {
+    if (img.getAttribute("src") === source) return;
+    forget(img);
+    img.src = source;
+  } else if (source) {
+    forget(img);
+    img.dataset.objectUrl = URL.createObjectURL(source);
+    img.src = img.dataset.objectUrl;
+  } else {
+    forget(img);
+    img.removeAttribute("src");
+  }
+}
+
+function picture(source, alt) {
+  const img = document.createElement("img");
+  img.alt = alt;
+  setPicture(img, source);
+  return img;
+}
+
+// Replace a container's pictures, revoking the object URLs of those that leave.
+function replacePictures(container, images) {
+  container.querySelectorAll("img").forEach(forget);
+  container.replaceChildren(...images);
+}
 
 // --- the form, generated from the option schema ----------------------------------------------------
 function fieldFor(option) {
@@ -94,24 +178,27 @@ function setField(input, value) {
   else input.value = formatValue(value);
 }
 
+// The form's input of an option (the form is generated, so these are looked up by option name).
+function optionInput(name) {
+  return document.querySelector(`[data-option="${name}"]`);
+}
+
 function buildForm(schema) {
-  const common = $("common-fields");
-  const advanced = $("advanced-fields");
   for (const option of schema.options) {
     if (HIDDEN_IN_FORM.has(option.name)) continue;
-    (option.common ? common : advanced).append(fieldFor(option));
+    (option.common ? elements.commonFields : elements.advancedFields).append(fieldFor(option));
   }
   const init = schema.options.find((option) => option.name === "init");
   if (init) { // the start image: the words, or a result (see "Continue from this result")
     const label = fieldFor({ ...init, type: "choice", choices: init.words, list: false });
-    advanced.prepend(label);
+    elements.advancedFields.prepend(label);
   }
-  for (const name of Object.keys(schema.presets)) $("preset").add(new Option(name, name));
-  $("preset").addEventListener("change", () => {
+  for (const name of Object.keys(schema.presets)) elements.preset.add(new Option(name, name));
+  elements.preset.addEventListener("change", () => {
     resetForm();
-    const values = schema.presets[$("preset").value] || {};
+    const values = schema.presets[elements.preset.value] || {};
     for (const [name, value] of Object.entries(values)) {
-      const input = document.querySelector(`[data-option="${name}"]`);
+      const input = optionInput(name);
       if (input) setField(input, value);
     }
   });
@@ -119,7 +206,7 @@ function buildForm(schema) {
 
 function resetForm() {
   for (const option of state.schema.options) {
-    const input = document.querySelector(`[data-option="${option.name}"]`);
+    const input = optionInput(option.name);
     if (input) setField(input, option.default);
   }
 }
@@ -128,7 +215,7 @@ function resetForm() {
 function chosenOptions() {
   const chosen = {};
   for (const option of state.schema.options) {
-    const input = document.querySelector(`[data-option="${option.name}"]`);
+    const input = optionInput(option.name);
     if (!input) continue;
     const value = readField(input);
     if (value === "" && option.nullable) continue;
@@ -140,36 +227,24 @@ function chosenOptions() {
 }
 
 // --- picking images ----------------------------------------------------------------------------------
-function thumbs(container, files) {
-  container.replaceChildren(...files.map((file) => {
-    const img = document.createElement("img");
-    img.src = URL.createObjectURL(file);
-    img.alt = file.name || "image";
-    return img;
-  }));
-}
-
 function setContent(file) {
   state.content = file;
-  thumbs($("content-thumbs"), file ? [file] : []);
-  $("show-content").src = file ? URL.createObjectURL(file) : "";
+  replacePictures(elements.contentThumbs, file ? [picture(file, file.name || "image")] : []);
+  setPicture(elements.showContent, file);
   updateStart();
 }
 
 function setStyles(files) {
   state.styles = files;
-  thumbs($("style-thumbs"), files);
-  showStyles(files.map((file) => URL.createObjectURL(file)));
+  replacePictures(elements.styleThumbs, files.map((file) => picture(file, file.name || "image")));
+  showStyles(files);
+  delete elements.showStyles.dataset.job;
   updateStart();
 }
 
-function showStyles(urls) {
-  $("show-styles").replaceChildren(...urls.map((url) => {
-    const img = document.createElement("img");
-    img.src = url;
-    img.alt = "painting";
-    return img;
-  }));
+// The paintings in the stage: Files (just picked) or URLs (a job's).
+function showStyles(sources) {
+  replacePictures(elements.showStyles, sources.map((source) => picture(source, "painting")));
 }
 
 function wireDrop(zone, input, onFiles) {
@@ -184,7 +259,7 @@ function wireDrop(zone, input, onFiles) {
 }
 
 function updateStart() {
-  $("start").disabled = !(state.schema && state.content && state.styles.length);
+  elements.start.disabled = !(state.schema && state.content && state.styles.length);
 }
 
 // --- starting a job ----------------------------------------------------------------------------------
@@ -198,26 +273,30 @@ async function submit(content, styles, options, init) {
 }
 
 async function start() {
-  $("form-error").textContent = "";
-  $("start").disabled = true;
+  elements.formError.textContent = "";
+  elements.start.disabled = true;
   try {
     const job = await submit(state.content, state.styles, chosenOptions(), null);
     follow(job);
     refreshJobs();
   } catch (error) {
-    $("form-error").textContent = error.message;
+    elements.formError.textContent = error.message;
   } finally {
     updateStart();
   }
 }
 
 // --- following a job -----------------------------------------------------------------------------------
-function follow(job) {
+function stopFollowing() {
   if (state.source) state.source.close();
   state.source = null;
-  state.previewVersion = null;
+}
+
+function follow(job) {
+  stopFollowing();
+  state.previewUrl = null;
   show(job);
-  if (job.state === "queued" || job.state === "running") {
+  if (isActive(job)) {
     const source = new EventSource(withToken(job.urls.events));
     source.addEventListener("progress", (event) => show(JSON.parse(event.data)));
     source.addEventListener("end", () => { source.close(); refreshJobs(); reload(job.id); });
@@ -242,39 +321,38 @@ function clock(seconds) {
 function show(job) {
   state.job = job;
   const progress = job.progress || {};
-  const badge = $("state");
-  badge.textContent = job.state + (job.position ? ` #${job.position}` : "");
-  badge.className = "badge " + job.state;
-  $("stat-evaluation").textContent = progress.evaluation ? `evaluation ${progress.evaluation}/${progress.total}` : "";
-  $("stat-scale").textContent = progress.scale ? `scale ${progress.scale}/${progress.scales} (${progress.width}×${progress.height})` : "";
-  $("stat-losses").textContent = progress.total_loss !== undefined
+  const finished = job.state === STATES.FINISHED;
+  elements.state.textContent = job.state + (job.position ? ` #${job.position}` : "");
+  elements.state.className = "badge " + job.state;
+  elements.statEvaluation.textContent = progress.evaluation ? `evaluation ${progress.evaluation}/${progress.total}` : "";
+  elements.statScale.textContent = progress.scale
+    ? `scale ${progress.scale}/${progress.scales} (${progress.width}×${progress.height})` : "";
+  elements.statLosses.textContent = progress.total_loss !== undefined
     ? `content ${fmt(progress.content_loss)} · style ${fmt(progress.style_loss)} · total ${fmt(progress.total_loss)}` : "";
-  $("stat-eta").textContent = job.state === "running" && progress.eta !== undefined ? `ETA ${clock(progress.eta)}`
-    : (job.state === "finished" && progress.seconds ? `took ${clock(progress.seconds)}` : "");
-  const done = job.state === "finished" ? 1 : (progress.total ? progress.evaluation / progress.total : 0);
-  $("bar-fill").style.width = `${100 * done}%`;
-  $("job-message").textContent = job.message || "";
-  const content = withToken(job.urls.content);
-  if ($("show-content").getAttribute("src") !== content) $("show-content").src = content;
-  const styleUrls = job.urls.styles.map(withToken);
-  if ($("show-styles").dataset.job !== job.id) { showStyles(styleUrls); $("show-styles").dataset.job = job.id; }
-  const picture = job.urls.result || job.urls.preview;
-  if (picture && picture !== state.previewVersion) {
-    state.previewVersion = picture;
-    $("preview").src = withToken(picture);
-  } else if (!picture) {
-    $("preview").removeAttribute("src");
+  elements.statEta.textContent = job.state === STATES.RUNNING && progress.eta !== undefined ? `ETA ${clock(progress.eta)}`
+    : (finished && progress.seconds ? `took ${clock(progress.seconds)}` : "");
+  const done = finished ? 1 : (progress.total ? progress.evaluation / progress.total : 0);
+  elements.barFill.style.width = `${100 * done}%`;
+  elements.jobMessage.textContent = job.message || "";
+  setPicture(elements.showContent, withToken(job.urls.content));
+  if (elements.showStyles.dataset.job !== job.id) {
+    showStyles(job.urls.styles.map(withToken));
+    elements.showStyles.dataset.job = job.id;
   }
-  $("placeholder").hidden = !!picture;
-  $("result-caption").textContent = job.urls.result ? "Result" : (picture ? "Preview (as it forms)" : "Result");
-  $("cancel").disabled = !(job.state === "queued" || job.state === "running");
-  const download = $("download");
-  download.hidden = !job.urls.download;
-  if (job.urls.download) download.href = withToken(job.urls.download);
-  $("continue").hidden = !job.urls.result;
-  $("resume").hidden = !job.resumable;
+  const shown = job.urls.result || job.urls.preview;
+  if (shown !== state.previewUrl) { // the URL is versioned by the picture's ETag: equal URL, equal picture
+    state.previewUrl = shown;
+    setPicture(elements.preview, shown ? withToken(shown) : null);
+  }
+  elements.placeholder.hidden = !!shown;
+  elements.resultCaption.textContent = job.urls.result ? "Result" : (shown ? "Preview (as it forms)" : "Result");
+  elements.cancel.disabled = !isActive(job);
+  elements.download.hidden = !job.urls.download;
+  if (job.urls.download) elements.download.href = withToken(job.urls.download);
+  elements.continue.hidden = !job.urls.result;
+  elements.resume.hidden = !job.resumable;
   drawCurve((progress.curve || []).map(([x, y]) => [x, y]), progress.total);
-  document.querySelectorAll(".job").forEach((item) => item.classList.toggle("selected", item.dataset.id === job.id));
+  markSelected();
 }
 
 function fmt(value) {
@@ -284,7 +362,7 @@ function fmt(value) {
 
 // The total loss against evaluations, on a log scale: it falls by orders of magnitude.
 function drawCurve(points, total) {
-  const canvas = $("curve");
+  const canvas = elements.curve;
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth || 600;
   const height = canvas.clientHeight || 140;
@@ -318,23 +396,23 @@ function drawCurve(points, total) {
 
 // --- actions ------------------------------------------------------------------------------------------
 async function cancelJob(id) {
-  try { show(await api(`/api/jobs/${id}/cancel`, { method: "POST" })); } catch (error) { $("job-message").textContent = error.message; }
+  try { show(await api(`/api/jobs/${id}/cancel`, { method: "POST" })); } catch (error) { elements.jobMessage.textContent = error.message; }
   refreshJobs();
 }
 
 async function resumeJob(id) {
-  try { follow(await api(`/api/jobs/${id}/resume`, { method: "POST" })); } catch (error) { $("job-message").textContent = error.message; }
+  try { follow(await api(`/api/jobs/${id}/resume`, { method: "POST" })); } catch (error) { elements.jobMessage.textContent = error.message; }
   refreshJobs();
 }
 
 async function deleteJob(id) {
-  try { await api(`/api/jobs/${id}`, { method: "DELETE" }); } catch (error) { $("job-message").textContent = error.message; }
-  if (state.job && state.job.id === id) { if (state.source) state.source.close(); state.job = null; }
+  try { await api(`/api/jobs/${id}`, { method: "DELETE" }); } catch (error) { elements.jobMessage.textContent = error.message; }
+  if (state.job && state.job.id === id) { stopFollowing(); state.job = null; }
   refreshJobs();
 }
 
 async function blob(path) {
-  const headers = token ? { Authorization: "Bearer " + token } : {};
+  const headers = state.token ? { Authorization: "Bearer " + state.token } : {};
   const response = await fetch(path, { headers });
   if (!response.ok) throw new Error(`could not fetch ${path}`);
   return response.blob();
@@ -342,14 +420,14 @@ async function blob(path) {
 
 // A new job on the same photo and paintings whose start image is this result.
 async function continueFrom(job) {
-  $("job-message").textContent = "";
+  elements.jobMessage.textContent = "";
   try {
     const content = new File([await blob(job.urls.content)], "photo.png", { type: "image/png" });
     const styles = [];
     for (const [index, url] of job.urls.styles.entries()) {
       styles.push(new File([await blob(url)], `painting-${index + 1}.png`, { type: "image/png" }));
     }
-    const init = await blob(job.urls.result.split("?")[0]);
+    const init = await blob(job.urls.result); // versioned: the browser's copy, revalidated
     const defaults = Object.fromEntries(state.schema.options.map((option) => [option.name, option.default]));
     const settings = {};
     for (const [name, value] of Object.entries(job.settings)) {
@@ -360,87 +438,119 @@ async function continueFrom(job) {
     follow(await submit(content, styles, settings, init));
     refreshJobs();
   } catch (error) {
-    $("job-message").textContent = error.message;
+    elements.jobMessage.textContent = error.message;
   }
 }
 
-// --- the list of jobs ------------------------------------------------------------------------------------
-function jobCard(job) {
+// --- the list of jobs: one card per job, made once and updated in place ---------------------------------
+function createCard(job) {
   const item = document.createElement("li");
   item.className = "job";
   item.dataset.id = job.id;
   const pics = document.createElement("div");
   pics.className = "pics";
-  const picture = job.urls.result || job.urls.preview;
-  for (const url of [job.urls.content, job.urls.styles[0], picture]) {
-    const img = document.createElement("img");
+  const pictures = [0, 1, 2].map(() => {
+    const img = picture(null, "");
     img.loading = "lazy";
-    img.alt = "";
-    if (url) img.src = withToken(url);
-    pics.append(img);
-  }
+    return img;
+  });
+  pics.append(...pictures);
   pics.addEventListener("click", () => openJob(job.id));
-  const s = job.settings;
-  const meta = document.createElement("div");
-  meta.className = "meta";
-  const when = new Date(job.created * 1000).toLocaleString();
-  meta.textContent = `${s.size} px · ${s.iterations} evaluations · style weight ${s.style_weight}` +
-    (s.preserve_color && s.preserve_color !== "none" ? ` · colours: ${s.preserve_color}` : "") + ` · ${when}`;
   const row = document.createElement("div");
   row.className = "row";
   const badge = document.createElement("span");
-  badge.className = "badge " + job.state;
-  badge.textContent = job.state;
   row.append(badge);
-  const button = (text, action) => {
-    const element = document.createElement("button");
-    element.type = "button";
-    element.textContent = text;
-    element.addEventListener("click", action);
-    row.append(element);
-  };
-  button("Open", () => openJob(job.id));
-  if (job.state === "queued" || job.state === "running") button("Cancel", () => cancelJob(job.id));
-  if (job.resumable) button("Resume", () => resumeJob(job.id));
-  button("Delete", () => deleteJob(job.id));
+  const meta = document.createElement("div");
+  meta.className = "meta";
   item.append(pics, row, meta);
-  if (state.job && state.job.id === job.id) item.classList.add("selected");
-  return item;
+  return { item, pictures, badge, meta, row, actions: null };
+}
+
+// What a card's buttons depend on: they are rebuilt only when this changes.
+const actionsOf = (job) => `${isActive(job)}/${job.resumable}`;
+
+function updateCard(card, job) {
+  const sources = [job.urls.content, job.urls.styles[0], job.urls.result || job.urls.preview];
+  sources.forEach((url, index) => setPicture(card.pictures[index], url ? withToken(url) : null));
+  const s = job.settings;
+  const when = new Date(job.created * 1000).toLocaleString();
+  const text = `${s.size} px · ${s.iterations} evaluations · style weight ${s.style_weight}` +
+    (s.preserve_color && s.preserve_color !== "none" ? ` · colours: ${s.preserve_color}` : "") + ` · ${when}`;
+  if (card.meta.textContent !== text) card.meta.textContent = text;
+  if (card.badge.textContent !== job.state) {
+    card.badge.className = "badge " + job.state;
+    card.badge.textContent = job.state;
+  }
+  if (card.actions !== actionsOf(job)) {
+    card.actions = actionsOf(job);
+    const button = (label, action) => {
+      const element = document.createElement("button");
+      element.type = "button";
+      element.textContent = label;
+      element.addEventListener("click", action);
+      return element;
+    };
+    const buttons = [button("Open", () => openJob(job.id))];
+    if (isActive(job)) buttons.push(button("Cancel", () => cancelJob(job.id)));
+    if (job.resumable) buttons.push(button("Resume", () => resumeJob(job.id)));
+    buttons.push(button("Delete", () => deleteJob(job.id)));
+    card.row.replaceChildren(card.badge, ...buttons);
+  }
+}
+
+function removeCard(id) {
+  const card = state.cards.get(id);
+  card.pictures.forEach(forget);
+  card.item.remove();
+  state.cards.delete(id);
+}
+
+function markSelected() {
+  for (const [id, card] of state.cards) card.item.classList.toggle("selected", !!state.job && state.job.id === id);
 }
 
 async function openJob(id) {
-  try { follow(await api(`/api/jobs/${id}`)); } catch (error) { $("job-message").textContent = error.message; }
+  try { follow(await api(`/api/jobs/${id}`)); } catch (error) { elements.jobMessage.textContent = error.message; }
 }
 
+// Bring the list up to date: new cards made, changed ones updated, gone ones removed, order kept.
 async function refreshJobs() {
   try {
     const { jobs } = await api("/api/jobs");
-    $("jobs").replaceChildren(...jobs.map(jobCard));
-    $("jobs-empty").hidden = jobs.length > 0;
+    const ids = new Set(jobs.map((job) => job.id));
+    for (const id of [...state.cards.keys()]) if (!ids.has(id)) removeCard(id);
+    jobs.forEach((job, index) => {
+      if (!state.cards.has(job.id)) state.cards.set(job.id, createCard(job));
+      const card = state.cards.get(job.id);
+      updateCard(card, job);
+      if (elements.jobs.children[index] !== card.item) elements.jobs.insertBefore(card.item, elements.jobs.children[index] || null);
+    });
+    markSelected();
+    elements.jobsEmpty.hidden = jobs.length > 0;
   } catch (error) {
-    $("jobs-empty").hidden = false;
-    $("jobs-empty").textContent = error.message;
+    elements.jobsEmpty.hidden = false;
+    elements.jobsEmpty.textContent = error.message;
   }
 }
 
 // --- start-up --------------------------------------------------------------------------------------------
 async function main() {
-  wireDrop($("drop-content"), $("content-file"), (files) => files.length && setContent(files[0]));
-  wireDrop($("drop-style"), $("style-files"), (files) => files.length && setStyles(files));
-  $("start").addEventListener("click", start);
-  $("cancel").addEventListener("click", () => state.job && cancelJob(state.job.id));
-  $("resume").addEventListener("click", () => state.job && resumeJob(state.job.id));
-  $("continue").addEventListener("click", () => state.job && continueFrom(state.job));
+  wireDrop(elements.dropContent, elements.contentFile, (files) => files.length && setContent(files[0]));
+  wireDrop(elements.dropStyle, elements.styleFiles, (files) => files.length && setStyles(files));
+  elements.start.addEventListener("click", start);
+  elements.cancel.addEventListener("click", () => state.job && cancelJob(state.job.id));
+  elements.resume.addEventListener("click", () => state.job && resumeJob(state.job.id));
+  elements.continue.addEventListener("click", () => state.job && continueFrom(state.job));
   try {
     state.schema = await api("/api/options");
     buildForm(state.schema);
   } catch (error) {
-    $("form-error").textContent = error.message;
+    elements.formError.textContent = error.message;
   }
   updateStart();
   drawCurve([], 0);
   await refreshJobs();
-  setInterval(refreshJobs, 5000);
+  setInterval(() => document.hidden || refreshJobs(), REFRESH_MS);
 }
 
 main();
