@@ -2,7 +2,7 @@
 
 It optimises painterly's own :class:`~painterly.objective.Objective`, built from painterly's
 public pieces (:mod:`painterly.options`, :class:`~painterly.network.Network`,
-:class:`~painterly.objective.Terms`) on a float32 :class:`~painterly.runtime.Runtime` without
+:class:`~painterly.terms.TermWeights`) on a float32 :class:`~painterly.runtime.Runtime` without
 channels_last: the objective is the one painterly minimises, only the loop around it differs.
 The same objective (in float32, or bf16 for the precision check) scores every run's picture.
 """
@@ -21,12 +21,13 @@ import torch
 
 from painterly import options
 from painterly.image import fit_long_side, image_size, load_image, resize
-from painterly.losses import LossTerms
 from painterly.memory import RunShape, estimate_peak_bytes
 from painterly.models.weights import LoadedWeights
 from painterly.network import Network, load_weights
-from painterly.objective import Objective, Terms
+from painterly.objective import Objective
 from painterly.runtime import Runtime
+from painterly.terms import LossValues as ObjectiveValues
+from painterly.terms import TermWeights
 
 #: Options that change the objective: the reference follows them when given with ``--set``.
 OBJECTIVE_OPTIONS = (
@@ -46,7 +47,7 @@ class LossValues:
     total: float
 
     @classmethod
-    def from_terms(cls, terms: LossTerms) -> LossValues:
+    def from_terms(cls, terms: ObjectiveValues) -> LossValues:
         return cls(float(terms.content.detach()), float(terms.style.detach()), float(terms.total.detach()))
 
     @classmethod
@@ -105,8 +106,8 @@ def build_objective(
     runtime = Runtime(torch.device(device), precision, channels_last=False)
     layers = [*settings["content_layers"], *settings["style_layers"]]
     network = Network(weights, layers, runtime, pooling=settings["pooling"], padding=settings["padding"])
-    terms = Terms.from_settings(network, settings, blend=(1.0,))
-    return Objective(network, terms, photo, [painting], size)
+    weights = TermWeights.from_settings(network, settings, blend=(1.0,))
+    return Objective(network, weights, photo, [painting], size)
 
 
 class _BudgetSpent(Exception):
@@ -114,7 +115,7 @@ class _BudgetSpent(Exception):
 
 
 def lbfgs_loop(
-    objective: Callable[[torch.Tensor], LossTerms], start: torch.Tensor, iterations: int, learning_rate: float
+    objective: Callable[[torch.Tensor], ObjectiveValues], start: torch.Tensor, iterations: int, learning_rate: float
 ) -> ReferenceRun:
     """``torch.optim.LBFGS`` with strong-Wolfe from ``start`` for exactly ``iterations`` evaluations
     (fewer if it converges), keeping the lowest-loss image."""

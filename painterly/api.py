@@ -31,18 +31,18 @@ from painterly.color import ColorControl
 from painterly.errors import PainterlyError
 from painterly.image import ImageSource, fit_long_side, image_size, load_image, resize
 from painterly.initialization import initial_image, upsample_result
-from painterly.losses import LossTerms
 from painterly.margin import Canvas, scaled_margin
 from painterly.masks import RegionMasks, load_region_masks
 from painterly.memory import RunShape, choose_recompute
 from painterly.models.weights import ProgressCallback
 from painterly.network import Network, load_weights
-from painterly.objective import Objective, Terms, check_terms_finite
+from painterly.objective import Objective, check_terms_finite
 from painterly.optimize import optimize_image
 from painterly.result import Finisher, HistoryRecord, Iterate, Recorder, StylizeResult
 from painterly.runtime import resolve_runtime
 from painterly.schedule import Scale, plan_scales
 from painterly.styles import load_styles, style_blend_weights, style_sources
+from painterly.terms import LossValues, Term, TermWeights
 
 __all__ = ["ExtraLoss", "HistoryRecord", "Inputs", "Iterate", "StylizeResult", "build_network", "plan_run",
            "prepare_inputs", "run_scales", "stylize", "stylize_with"]  # fmt: skip
@@ -106,8 +106,9 @@ def stylize(
     return stylize_with(network, inputs, settings, callback=callback, reason=reason)
 
 
-#: Per scale size, an extra term of the objective: a function of the image the network sees.
-ExtraLoss = Callable[[tuple[int, int]], Callable[[torch.Tensor], torch.Tensor]]
+#: Per scale, a front end's own term of the objective (:class:`~painterly.terms.Term`), from the
+#: scale's canvas (the picture's size and margin): the temporal loss of a video frame, for instance.
+ExtraLoss = Callable[[Canvas], Term]
 
 
 def stylize_with(
@@ -127,8 +128,8 @@ def stylize_with(
     (RGB 0..1, any size) replaces ``init`` as the first scale's start image; ``extra_loss`` adds a
     term to the objective at every scale (e.g. the temporal loss of a video frame).
     """
-    terms = Terms.from_settings(network, settings, inputs.blend)
-    plan = plan_run(inputs, network, terms, settings)
+    weights = TermWeights.from_settings(network, settings, inputs.blend)
+    plan = plan_run(inputs, network, weights, settings)
     settings = {
         **settings,
         "scales": [[scale.height, scale.width, scale.evaluations] for scale in plan],
@@ -142,8 +143,8 @@ def stylize_with(
     if network.recompute:  # the first progress line says so: the run is slower than usual
         shown += "; activations recomputed in the backward pass to save memory (--memory low)"
     recorder = Recorder(plan, total, inputs.finish, callback, network=shown)
-    best, final_terms, stop_reason = run_scales(
-        inputs, network, terms, plan, settings, recorder, start=start, extra_loss=extra_loss
+    best, final_values, stop_reason = run_scales(
+        inputs, network, weights, plan, settings, recorder, start=start, extra_loss=extra_loss
     )
     return StylizeResult(
         image=inputs.finish(best.detach()).float().cpu().clamp(0, 1),
@@ -154,7 +155,7 @@ def stylize_with(
         runtime=network.runtime.describe(),
         stop_reason=stop_reason,
         seconds=recorder.seconds,
-        final_losses=_final_losses(final_terms),
+        final_losses=final_values.as_floats(),
         input_paths=dict(inputs.paths),
     )
 
@@ -232,7 +233,7 @@ def build_network(settings: dict[str, Any], *, progress: ProgressCallback | None
     return Network(weights, layers, runtime, pooling=settings["pooling"], padding=settings["padding"]), reason
 
 
-def plan_run(inputs: Inputs, network: Network, terms: Terms, settings: dict[str, Any]) -> list[Scale]:
+def plan_run(inputs: Inputs, network: Network, weights: TermWeights, settings: dict[str, Any]) -> list[Scale]:
     """The coarse-to-fine scales of the run; refuses, before allocating anything large, a run that
     would not fit in memory or whose photo is too narrow for the network at this size.
 
@@ -245,8 +246,8 @@ def plan_run(inputs: Inputs, network: Network, terms: Terms, settings: dict[str,
         raise PainterlyError(_too_narrow(photo_height, photo_width, settings["size"]))
     plan = plan_scales(height, width, settings["iterations"], settings["scales"])
     shape = RunShape(
-        network.arch, list(terms.layers), network.runtime.precision, settings["optimizer"],
-        final_evaluations=plan[-1].evaluations, content_layers=list(terms.content_layers),
+        network.arch, list(weights.layers), network.runtime.precision, settings["optimizer"],
+        final_evaluations=plan[-1].evaluations, content_layers=list(weights.content_layers),
         channels_last=network.runtime.channels_last, pooling=settings["pooling"],
         device_type=network.runtime.device.type, style_scale=settings["style_scale"],
         margin=settings["margin"],  # the final scale's, on every side
@@ -274,14 +275,14 @@ def _too_narrow(height: int, width: int, size: int) -> str:
 def run_scales(
     inputs: Inputs,
     network: Network,
-    terms: Terms,
+    weights: TermWeights,
     plan: list[Scale],
     settings: dict[str, Any],
     recorder: Recorder,
     *,
     start: torch.Tensor | None = None,
     extra_loss: ExtraLoss | None = None,
-) -> tuple[torch.Tensor, LossTerms, str | None]:
+) -> tuple[torch.Tensor, LossValues, str | None]:
     """Optimise at each scale, coarse to fine: the best pixels, their losses and why it stopped early.
 
     The first scale starts from ``start`` resized, if given, else from the ``init`` option; each
@@ -291,14 +292,14 @@ def run_scales(
     """
     generator = torch.Generator().manual_seed(settings["seed"])
     current: torch.Tensor | None = None
-    final_terms: LossTerms | None = None
+    final_values: LossValues | None = None
     stop_reasons: list[str] = []
     canvases = scale_canvases(plan, settings["margin"])
     for index, (scale, canvas) in enumerate(zip(plan, canvases, strict=True), start=1):
         size = canvas.inner
-        extra = extra_loss(size) if extra_loss is not None else None
+        own = [extra_loss(canvas)] if extra_loss is not None else []
         objective = Objective(
-            network, terms, inputs.photo, inputs.paintings, size, inputs.masks, extra=extra, margin=canvas.margin
+            network, weights, inputs.photo, inputs.paintings, size, inputs.masks, terms=own, margin=canvas.margin
         )
         evaluate = objective if settings["compile"] == "off" else objective.compiled(settings["compile"])
         if current is not None:
@@ -319,14 +320,10 @@ def run_scales(
             on_evaluation=recorder,
         )
         check_terms_finite(outcome.best_terms, settings)
-        current, final_terms = canvas.crop(outcome.best_image), outcome.best_terms
+        current, final_values = canvas.crop(outcome.best_image), outcome.best_terms
         if outcome.stop_reason:
             stop_reasons.append(f"scale {index}: {outcome.stop_reason}" if len(plan) > 1 else outcome.stop_reason)
             if "NaN" in outcome.stop_reason:
                 break
-    assert current is not None and final_terms is not None
-    return current, final_terms, "; ".join(stop_reasons) or None
-
-
-def _final_losses(terms: LossTerms) -> dict[str, float]:
-    return {"content": float(terms.content), "style": float(terms.style), "total": float(terms.total)}
+    assert current is not None and final_values is not None
+    return current, final_values, "; ".join(stop_reasons) or None

@@ -4,9 +4,10 @@ All arithmetic here runs in float32 whatever precision the network ran in: featu
 under bf16 autocast are upcast before the Gram matrix and the sums. The one exception is the
 Gram matrix's gradient, whose product runs in bf16 (see :func:`gram_matrix`).
 
-The style loss is the paper's Gram loss by default; with ``--style-loss w2`` a style target is a
-:class:`W2Target` instead of a Gram matrix and each layer's term is :func:`layer_w2_loss` (the
-type of the target chooses the loss: see :func:`style_layer_loss`). An evaluation with W2 costs
+The formulas only: the terms of the objective that use them are :mod:`painterly.terms`. The style
+loss is the paper's Gram loss by default; with ``--style-loss w2`` a style target is a
+:class:`W2Target` instead of a Gram matrix and each layer's loss is :func:`layer_w2_loss` (the
+option picks the term: :class:`painterly.terms.W2StyleTerm`). An evaluation with W2 costs
 more than with Gram: an eigendecomposition per style layer (measured in docs/benchmarks/README.md,
 "Measurements behind choices in the code").
 """
@@ -15,11 +16,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import torch
-
-from painterly.margin import crop_margin
 
 
 def feature_matrix(features: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -324,93 +324,15 @@ def region_w2_loss(features: torch.Tensor, mask: torch.Tensor, target: W2Target)
     return share * wasserstein2_squared(mean, covariance, target) / features.shape[1]
 
 
-#: A style target at one layer: the Gram matrix (the paper's loss) or a Gaussian (W2 loss).
-StyleTarget = torch.Tensor | W2Target
-
-
-def style_layer_loss(features: torch.Tensor, target: StyleTarget) -> torch.Tensor:
-    """E_l for either kind of target: :func:`layer_w2_loss` for a :class:`W2Target`, else the paper's
-    :func:`layer_style_loss` against a Gram matrix."""
-    if isinstance(target, W2Target):
-        return layer_w2_loss(features, target)
-    return layer_style_loss(features, target)
-
-
-def region_layer_loss(features: torch.Tensor, mask: torch.Tensor, target: StyleTarget) -> torch.Tensor:
-    """E_l^r for either kind of target: :func:`region_w2_loss` or :func:`region_style_loss`."""
-    if isinstance(target, W2Target):
-        return region_w2_loss(features, mask, target)
-    return region_style_loss(features, mask, target)
+RegionTarget = TypeVar("RegionTarget")  # a Gram matrix per position, or a W2Target
 
 
 @dataclass(frozen=True)
-class StyleRegion:
+class StyleRegion(Generic[RegionTarget]):
     """One style's targets inside one region: per style layer the mask at that layer's size and the
     target Gram matrix per position (or the painting's :class:`W2Target`); ``weight`` multiplies the
-    region's loss."""
+    region's loss (:class:`painterly.terms.style.StyleTerm`)."""
 
     masks: dict[str, torch.Tensor]
-    targets: Mapping[str, StyleTarget]
+    targets: Mapping[str, RegionTarget]
     weight: float = 1.0
-
-
-@dataclass(frozen=True)
-class LossTerms:
-    """One evaluation of the objective: total = alpha * content + beta * style (+ tv_weight * tv).
-
-    ``tv`` is the total variation term when the objective has one (see
-    :class:`painterly.objective.Objective`), else None; ``total`` always includes it.
-    """
-
-    content: torch.Tensor
-    style: torch.Tensor
-    total: torch.Tensor
-    tv: torch.Tensor | None = None
-
-
-@dataclass
-class StyleObjective:
-    """Targets and weights of the total loss at one image size.
-
-    ``content_targets`` maps canonical layer name to P (the photo's activations) and
-    ``style_targets`` to A (the painting's Gram matrix) or, for the W2 loss, to a
-    :class:`W2Target` (:func:`style_layer_loss`). Content layers are averaged (equal
-    weights summing to 1, which is the paper's single conv4_2 when only one is given); style
-    layers carry the weights w_l. ``style_regions`` (masked styles) add
-    sum_r weight_r * w_l * E_l^r (:func:`region_style_loss`) to the style loss.
-    ``style_margins`` gives, per style layer, the cells removed from every side of its activations
-    before the unmasked style loss (the margin around the picture, :mod:`painterly.margin`): the
-    targets are then those of the cropped map's size.
-    """
-
-    content_targets: dict[str, torch.Tensor]
-    style_targets: Mapping[str, StyleTarget]
-    style_layer_weights: dict[str, float]
-    content_weight: float
-    style_weight: float
-    style_regions: tuple[StyleRegion, ...] = ()
-    style_margins: Mapping[str, int] = field(default_factory=dict)
-
-    def __call__(self, features: Mapping[str, torch.Tensor]) -> LossTerms:
-        content = sum(
-            (content_loss(features[layer], target) for layer, target in self.content_targets.items()),
-            start=torch.zeros((), device=_device_of(features)),
-        ) / max(len(self.content_targets), 1)
-        style = sum(
-            (
-                self.style_layer_weights[layer]
-                * style_layer_loss(crop_margin(features[layer], self.style_margins.get(layer, 0)), target)
-                for layer, target in self.style_targets.items()
-            ),
-            start=torch.zeros((), device=_device_of(features)),
-        )
-        for region in self.style_regions:
-            for layer, target in region.targets.items():
-                weight = region.weight * self.style_layer_weights[layer]
-                style = style + weight * region_layer_loss(features[layer], region.masks[layer], target)
-        total = self.content_weight * content + self.style_weight * style
-        return LossTerms(content=content, style=style, total=total)
-
-
-def _device_of(features: Mapping[str, torch.Tensor]) -> torch.device:
-    return next(iter(features.values())).device

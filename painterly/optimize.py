@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from painterly.lbfgs import history_size_for, minimize_lbfgs
-from painterly.losses import LossTerms
+from painterly.terms import LossValues
 
 # How many times a non-finite loss may restart the optimiser (each time with half the step).
 MAX_RECOVERIES = 3
@@ -34,12 +34,13 @@ class Evaluation:
     style_loss: float
     total_loss: float
     seconds: float  # since the optimisation started
+    terms: dict[str, float] = field(default_factory=dict)  # each term's unweighted value, by name
 
 
 @dataclass
 class OptimizationOutcome:
     best_image: torch.Tensor
-    best_terms: LossTerms | None
+    best_terms: LossValues | None
     evaluations: int
     stop_reason: str | None  # None when the whole budget was spent normally
 
@@ -63,20 +64,19 @@ class _Tracker:
     count: int = 0
     best_total: float = math.inf
     best_image: torch.Tensor | None = None
-    best_terms: LossTerms | None = None
+    best_terms: LossValues | None = None
     recent_best: list[float] = field(default_factory=list)  # best total after each evaluation
 
-    def record(self, image: torch.Tensor, terms: LossTerms) -> None:
+    def record(self, image: torch.Tensor, values: LossValues) -> None:
         self.count += 1
-        # One device-to-host copy for the three numbers (one synchronisation on a GPU); cat promotes dtypes.
-        numbers = torch.cat([terms.content.reshape(1), terms.style.reshape(1), terms.total.reshape(1)])
-        content, style, total = numbers.tolist()
+        # One device-to-host copy for all the numbers (one synchronisation on a GPU).
+        content, style, total, by_name = values.numbers()
         if not math.isfinite(total):
             raise _NonFiniteLoss
         if total < self.best_total:
             self.best_total = total
             self.best_image = image.detach().clone()
-            self.best_terms = terms
+            self.best_terms = values
         self.recent_best.append(self.best_total)
         if self.on_evaluation is not None:
             evaluation = Evaluation(
@@ -85,6 +85,7 @@ class _Tracker:
                 style_loss=style,
                 total_loss=total,
                 seconds=time.perf_counter() - self.started,
+                terms=by_name,
             )
             assert self.best_image is not None  # set by the first finite evaluation, above
             self.on_evaluation(evaluation, self.best_image)
@@ -100,7 +101,7 @@ class _Tracker:
 
 def optimize_image(
     initial: torch.Tensor,
-    objective: Callable[[torch.Tensor], LossTerms],
+    objective: Callable[[torch.Tensor], LossValues],
     *,
     optimizer: str,
     learning_rate: float,
@@ -152,7 +153,7 @@ def optimize_image(
     return OptimizationOutcome(best.clamp(0, 1), tracker.best_terms, tracker.count, stop_reason)
 
 
-def _seen_in_range(objective: Callable[[torch.Tensor], LossTerms]) -> Callable[[torch.Tensor], LossTerms]:
+def _seen_in_range(objective: Callable[[torch.Tensor], LossValues]) -> Callable[[torch.Tensor], LossValues]:
     """The objective of the image clamped to 0..1: what L-BFGS minimises is the loss of the picture
     that will be saved, and every evaluated image is a valid one.
 
@@ -162,26 +163,24 @@ def _seen_in_range(objective: Callable[[torch.Tensor], LossTerms]) -> Callable[[
     L-BFGS-B; the line search sees the true loss of each trial image.
     """
 
-    def evaluate(image: torch.Tensor) -> LossTerms:
+    def evaluate(image: torch.Tensor) -> LossValues:
         return objective(image.clamp(0.0, 1.0))
 
     return evaluate
 
 
-def _evaluate(
-    image: torch.Tensor, objective: Callable[[torch.Tensor], LossTerms], tracker: _Tracker
-) -> torch.Tensor:
+def _evaluate(image: torch.Tensor, objective: Callable[[torch.Tensor], LossValues], tracker: _Tracker) -> torch.Tensor:
     if tracker.count >= tracker.budget:
         raise _BudgetSpent
-    terms = objective(image)
-    terms.total.backward()
-    detached = LossTerms(terms.content.detach(), terms.style.detach(), terms.total.detach())
+    values = objective(image)
+    values.total.backward()
+    detached = values.detached()
     tracker.record(image, detached)
     return detached.total
 
 
 def _run_lbfgs(
-    image: torch.Tensor, objective: Callable[[torch.Tensor], LossTerms], tracker: _Tracker, step: float
+    image: torch.Tensor, objective: Callable[[torch.Tensor], LossValues], tracker: _Tracker, step: float
 ) -> None:
     """L-BFGS until the budget or `tolerance` ends it (we loop if it stops on its own).
 
@@ -206,7 +205,7 @@ def _run_lbfgs(
 
 
 def _run_adam(
-    image: torch.Tensor, objective: Callable[[torch.Tensor], LossTerms], tracker: _Tracker, step: float
+    image: torch.Tensor, objective: Callable[[torch.Tensor], LossValues], tracker: _Tracker, step: float
 ) -> None:
     adam = torch.optim.Adam([image], lr=step)
     while True:

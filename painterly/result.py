@@ -46,6 +46,7 @@ class Iterate:
     pixels: torch.Tensor = field(repr=False)  # the run's own lowest-loss pixels: read through `best`
     finish: Finisher = field(repr=False, compare=False)
     network: str = ""  # the network in use, and why "auto" chose it
+    terms: dict[str, float] = field(default_factory=dict)  # each term's unweighted value, by name
 
     @property
     def best(self) -> torch.Tensor:
@@ -73,6 +74,8 @@ class HistoryRecord:
     style_loss: float
     total_loss: float
     seconds: float
+    #: Each term's unweighted value by its name (:mod:`painterly.terms`): "content", "style", "tv", ...
+    terms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -113,7 +116,7 @@ class StylizeResult:
         check_output_path(path, inputs=self.input_paths)
         return save_image(self.image, path, metadata=self.metadata())
 
-    def history_as_dicts(self) -> list[dict[str, float | int]]:
+    def history_as_dicts(self) -> list[dict[str, Any]]:
         return [dataclasses.asdict(record) for record in self.history]
 
     def summary(self) -> dict[str, Any]:
@@ -178,6 +181,7 @@ class Recorder:
             style_loss=evaluation.style_loss,
             total_loss=evaluation.total_loss,
             seconds=self.seconds,
+            terms=dict(evaluation.terms),
         )
         self.history.append(record)
         if self.callback is not None:
@@ -197,6 +201,7 @@ class Recorder:
                     pixels=self.crop(best),
                     finish=self.finish,
                     network=self.network,
+                    terms=dict(record.terms),
                 )
             )
 

@@ -1,4 +1,4 @@
-"""One or several paintings: loading them, their weights, and their Gram targets at one size.
+"""One or several paintings: loading them, their weights, and how they are compared per position.
 
 Gram matrices are compared per position (G / M): a painting rendered at another size or aspect
 ratio than the output has another number of positions M, so its raw Gram matrix would ask the
@@ -16,20 +16,20 @@ of its features (:class:`~painterly.losses.FeatureMoments`, already per position
 Gram matrix: several paintings blend their moments with the same weights (mu = sum_k w_k mu_k,
 E[f f^T] = sum_k w_k E_k[f f^T], then C = E[f f^T] - mu mu^T: the Gaussian of the mixture of their
 features), and each target becomes a :class:`~painterly.losses.W2Target`.
+
+The targets themselves are built by the style terms (:mod:`painterly.terms.style`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Literal
+from collections.abc import Sequence
 
 import torch
 
 from painterly.errors import PainterlyError
 from painterly.image import ImageSource, load_image
-from painterly.losses import FeatureMoments, StyleRegion, StyleTarget, W2Target, gram_matrix
-from painterly.masks import feature_mask
+from painterly.losses import gram_matrix
 
 
 def style_sources(style: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
@@ -68,70 +68,3 @@ def style_blend_weights(given: Sequence[float] | None, count: int, *, masked: bo
 def gram_per_position(features: torch.Tensor) -> torch.Tensor:
     """G / M for (1, N, H, W) activations: the Gram matrix divided by the number of positions."""
     return gram_matrix(features) / (features.shape[2] * features.shape[3])
-
-
-#: What describes a painting at one layer: its Gram matrix per position, or its feature moments (W2).
-PaintingStatistic = torch.Tensor | FeatureMoments
-
-
-def painting_statistic(features: torch.Tensor, style_loss: Literal["gram", "w2"] = "gram") -> PaintingStatistic:
-    """A painting's (1, N, H, W) activations as the style loss compares them: G / M for ``gram``
-    (:func:`gram_per_position`), mu and E[f f^T] for ``w2`` (:class:`~painterly.losses.FeatureMoments`)."""
-    if style_loss == "w2":
-        return FeatureMoments.of(features)
-    return gram_per_position(features)
-
-
-def style_targets(
-    painting_statistics: Sequence[Mapping[str, PaintingStatistic]],
-    weights: Sequence[float],
-    photo_features: Mapping[str, torch.Tensor],
-    regions: Sequence[torch.Tensor] | None,
-    style_names: Sequence[str],
-) -> tuple[dict[str, StyleTarget], tuple[StyleRegion, ...]]:
-    """The style targets of a :class:`~painterly.losses.StyleObjective` at one image size.
-
-    `painting_statistics[k][layer]` is painting k's Gram matrix per position, or its feature
-    moments for the W2 loss (:func:`painting_statistic`); `photo_features` gives each layer's size
-    at the output's size; `regions` are the effective style masks at the output's size (None: no
-    masks). Returns (unmasked targets, masked regions): one of the two is empty. A Gram target is
-    A = (blended G / M) * M_output; a W2 target is the Gaussian of the blended moments.
-    """
-    if regions is None:
-        targets: dict[str, StyleTarget] = {}
-        for name in style_names:
-            blended = _blend(painting_statistics, weights, name)
-            if isinstance(blended, FeatureMoments):
-                targets[name] = W2Target.from_moments(blended)
-                continue
-            features = photo_features[name]
-            targets[name] = blended * (features.shape[2] * features.shape[3])
-        return targets, ()
-    if len(regions) == 1 and len(painting_statistics) > 1:  # a content mask only: the blend, outside it
-        blended_all = {name: _blend(painting_statistics, weights, name) for name in style_names}
-        painting_statistics, weights = [blended_all], [1.0]
-    built = []
-    for statistics, weight, region in zip(painting_statistics, weights, regions, strict=True):
-        if weight == 0:
-            continue
-        masks = {name: feature_mask(region, photo_features[name]) for name in style_names}
-        targets_here = {name: _region_target(statistics[name]) for name in style_names}
-        built.append(StyleRegion(masks=masks, targets=targets_here, weight=weight))
-    return {}, tuple(built)
-
-
-def _region_target(statistic: PaintingStatistic) -> StyleTarget:
-    """A region's target: the Gram matrix per position as it is, or the Gaussian of the moments."""
-    return W2Target.from_moments(statistic) if isinstance(statistic, FeatureMoments) else statistic
-
-
-def _blend(
-    painting_statistics: Sequence[Mapping[str, PaintingStatistic]], weights: Sequence[float], name: str
-) -> PaintingStatistic:
-    """sum_k w_k A_k at one layer (Gram matrices per position), or the blended moments (W2)."""
-    items = [statistics[name] for statistics in painting_statistics]
-    moments = [item for item in items if isinstance(item, FeatureMoments)]
-    if moments:
-        return FeatureMoments.blend(weights, moments)
-    grams = [weight * item for weight, item in zip(weights, items, strict=True) if isinstance(item, torch.Tensor)]
-    return torch.stack(grams).sum(dim=0) if len(grams) > 1 else grams[0]

@@ -26,7 +26,8 @@ from painterly import options
 from painterly.api import build_network, prepare_inputs
 from painterly.image import fit_long_side, image_size
 from painterly.masks import RegionMasks
-from painterly.objective import Objective, Terms
+from painterly.objective import Objective
+from painterly.terms import TermWeights
 
 
 def seconds(objective: Objective, recompute: bool) -> float:
@@ -52,7 +53,7 @@ def main() -> int:
     settings = options.validate({"model": arguments.model, "size": arguments.size})
     inputs = prepare_inputs(arguments.photo, arguments.painting, settings)
     network, _ = build_network(settings)
-    terms = Terms.from_settings(network, settings, inputs.blend)
+    terms = TermWeights.from_settings(network, settings, inputs.blend)
     size = fit_long_side(*image_size(inputs.photo), arguments.size)
     everywhere = RegionMasks(style=(torch.ones(1, 1, *image_size(inputs.photo)),))
     cases = [(f"margin {m}", m, None, False) for m in arguments.margins]

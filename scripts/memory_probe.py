@@ -23,7 +23,8 @@ from painterly import options
 from painterly.api import build_network, prepare_inputs
 from painterly.image import fit_long_side, image_size, resize
 from painterly.memory import RunShape, estimate_memory
-from painterly.objective import Objective, Terms
+from painterly.objective import Objective
+from painterly.terms import TermWeights
 
 
 def resident_bytes() -> int:
@@ -45,7 +46,7 @@ def main() -> int:
     inputs = prepare_inputs(arguments.photo, arguments.painting, settings)
     network, _ = build_network(settings)
     network.recompute = arguments.memory == "low"
-    terms = Terms.from_settings(network, settings, inputs.blend)
+    terms = TermWeights.from_settings(network, settings, inputs.blend)
     height, width = fit_long_side(*image_size(inputs.photo), arguments.size)
     objective = Objective(
         network, terms, inputs.photo, inputs.paintings, (height, width), margin=arguments.margin

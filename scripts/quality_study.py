@@ -30,9 +30,10 @@ from painterly import options, stylize
 from painterly.image import fit_long_side, image_size, load_image, resize, save_image
 from painterly.margin import pad_image
 from painterly.network import Network, load_weights
-from painterly.objective import Objective, Terms
+from painterly.objective import Objective
 from painterly.quality import border_ratio, dot_grid, edge_bands, flattest_tiles, ripple
 from painterly.runtime import Runtime
+from painterly.terms import TermWeights
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 SKIMAGE_PHOTOS = ("rocket.jpg", "astronaut.png", "coffee.png", "chelsea.png")
@@ -92,7 +93,7 @@ def scored(
     runtime = Runtime(torch.device("cpu"), "fp32", channels_last=False)
     layers = [*settings["content_layers"], *settings["style_layers"]]
     network = Network(weights, layers, runtime, pooling=settings["pooling"], padding=settings["padding"])
-    terms = Terms.from_settings(network, settings, blend=(1.0,))
+    terms = TermWeights.from_settings(network, settings, blend=(1.0,))
     size = image_size(result_image)
     objective = Objective(network, terms, load_image(photo), [load_image(painting)], size, margin=margin)
     eight_bit = pad_image((result_image * 255).round() / 255, margin)

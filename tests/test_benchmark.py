@@ -19,8 +19,9 @@ from benchmarks.report import BenchmarkSettings, Report, SizeEntry
 from painterly import options
 from painterly.image import fit_long_side, image_size, load_image, resize
 from painterly.network import Network, load_weights
-from painterly.objective import Objective, Terms
+from painterly.objective import Objective
 from painterly.runtime import Runtime
+from painterly.terms import TermWeights
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "benchmarks"
@@ -191,7 +192,7 @@ def test_reference_loop_evaluates_painterlys_objective(tiny_weights: Path, small
     validated = options.validate({"size": 32})
     network = Network(loaded, [*validated["content_layers"], *validated["style_layers"]],
                       Runtime(torch.device("cpu"), "fp32", channels_last=False))  # fmt: skip
-    objective = Objective(network, Terms.from_settings(network, validated, blend=(1.0,)), photo, [painting], size)
+    objective = Objective(network, TermWeights.from_settings(network, validated, blend=(1.0,)), photo, [painting], size)
     with torch.no_grad():
         expected = LossValues.from_terms(objective(resize(photo, size)))
     assert run.losses[0] == expected

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from painterly.losses import StyleObjective, content_loss, gram_matrix, layer_style_loss
+from painterly.losses import content_loss, gram_matrix, layer_style_loss
+from painterly.terms import ContentTerm, GramStyleTerm, evaluate_terms
 
 
 def test_gram_matrix_is_f_f_transpose_by_hand() -> None:
@@ -81,14 +82,15 @@ def test_objective_combines_alpha_beta_and_layer_weights() -> None:
     photo = torch.randn(1, 2, 3, 3)
     painting_a = torch.randn(1, 2, 3, 3)
     painting_b = torch.randn(1, 4, 2, 2)
-    objective = StyleObjective(
-        content_targets={"relu1_1": photo},
-        style_targets={"relu1_1": gram_matrix(painting_a), "relu2_1": gram_matrix(painting_b)},
-        style_layer_weights={"relu1_1": 0.25, "relu2_1": 0.75},
-        content_weight=0.1,
-        style_weight=1e3,
-    )
-    terms = objective({"relu1_1": a, "relu2_1": b})
+    objective = [
+        ContentTerm({"relu1_1": photo}, weight=0.1),
+        GramStyleTerm(
+            {"relu1_1": 0.25, "relu2_1": 0.75},
+            {"relu1_1": gram_matrix(painting_a), "relu2_1": gram_matrix(painting_b)},
+            weight=1e3,
+        ),
+    ]
+    terms = evaluate_terms(objective, {"relu1_1": a, "relu2_1": b}, torch.zeros(1, 3, 6, 6))
     style = 0.25 * layer_style_loss(a, gram_matrix(painting_a)) + 0.75 * layer_style_loss(b, gram_matrix(painting_b))
     assert terms.content.item() == pytest.approx(content_loss(a, photo).item())
     assert terms.style.item() == pytest.approx(style.item())
@@ -134,11 +136,11 @@ def test_objective_adds_region_terms_with_layer_and_region_weights() -> None:
     mask_a, mask_b = torch.rand(1, 1, 3, 3), torch.rand(1, 1, 2, 2)
     target_a, target_b = torch.randn(2, 2), torch.randn(4, 4)
     region = StyleRegion(masks={"l1": mask_a, "l2": mask_b}, targets={"l1": target_a, "l2": target_b}, weight=2.0)
-    objective = StyleObjective(
-        content_targets={}, style_targets={}, style_layer_weights={"l1": 0.25, "l2": 0.75},
-        content_weight=1.0, style_weight=10.0, style_regions=(region,),
-    )  # fmt: skip
-    terms = objective({"l1": a, "l2": b})
+    objective = [
+        ContentTerm({}, weight=1.0),
+        GramStyleTerm({"l1": 0.25, "l2": 0.75}, regions=(region,), weight=10.0),
+    ]
+    terms = evaluate_terms(objective, {"l1": a, "l2": b}, torch.zeros(1, 3, 6, 6))
     expected = 2.0 * (0.25 * region_style_loss(a, mask_a, target_a) + 0.75 * region_style_loss(b, mask_b, target_b))
     assert terms.style.item() == pytest.approx(expected.item(), rel=1e-6)
     assert terms.total.item() == pytest.approx(10.0 * expected.item(), rel=1e-6)

@@ -10,7 +10,8 @@ from painterly.cli import main
 from painterly.image import resize
 from painterly.margin import Canvas, crop_margin, pad_image, scaled_margin
 from painterly.masks import RegionMasks
-from painterly.objective import Objective, Terms
+from painterly.objective import Objective
+from painterly.terms import TermWeights
 from tests.test_api import tiny_options
 
 
@@ -57,7 +58,7 @@ def test_a_canvas_crops_only_images_of_its_own_size() -> None:
 
 def test_the_photo_mirrored_into_the_margin_has_no_content_loss(tiny_network) -> None:
     network, content, style = tiny_network()
-    terms = Terms(tuple(content), {name: 1.0 / len(style) for name in style}, 1.0, 1.0)
+    terms = TermWeights(tuple(content), {name: 1.0 / len(style) for name in style}, 1.0, 1.0)
     photo, painting = ramp(40, 52), ramp(30, 30).flip(-1)
     seen: list[tuple[int, ...]] = []
 
@@ -74,7 +75,7 @@ def test_the_photo_mirrored_into_the_margin_has_no_content_loss(tiny_network) ->
 
 def test_a_kept_region_goes_on_into_the_margin(tiny_network) -> None:
     network, content, style = tiny_network()
-    terms = Terms(tuple(content), {name: 1.0 / len(style) for name in style}, 1.0, 1.0)
+    terms = TermWeights(tuple(content), {name: 1.0 / len(style) for name in style}, 1.0, 1.0)
     photo = ramp(20, 20)
     keep = torch.zeros(1, 1, 20, 20)
     keep[..., :, :10] = 1.0  # keep the left half
@@ -111,21 +112,21 @@ def test_the_style_loss_counts_the_picture_not_the_margin(tiny_network) -> None:
 
     network, content, style = tiny_network()
     weights = {name: 1.0 / len(style) for name in style}
-    terms = Terms(tuple(content), weights, 1.0, 1.0)
+    terms = TermWeights(tuple(content), weights, 1.0, 1.0)
     photo, painting = ramp(40, 52), ramp(30, 30).flip(-1)
     objective = Objective(network, terms, photo, [painting], (20, 26), margin=3)
     canvas = torch.rand(1, 3, 26, 32, generator=torch.Generator().manual_seed(0))
     features = network(canvas)
-    cells = objective.losses.style_margins
+    cells = objective.style.margins
     # 3 px at full resolution, 1.5 -> 2 cells after one pooling, 0.75 -> 1 after two
     strides = {name: 26 // features[name].shape[2] for name in style}
     assert cells == {name: {1: 3, 2: 2, 4: 1}[strides[name]] for name in style}
     expected = sum(
-        weights[name] * layer_style_loss(crop_margin(features[name], cells[name]), objective.losses.style_targets[name])
+        weights[name] * layer_style_loss(crop_margin(features[name], cells[name]), objective.style.targets[name])
         for name in style
     )
     assert float(objective(canvas).style) == pytest.approx(float(expected), rel=1e-5)
-    assert objective.losses.style_regions == ()  # no masked Gram matrices without masks
+    assert objective.style.regions == ()  # no masked Gram matrices without masks
 
 
 def test_with_style_masks_the_regions_end_at_the_picture(tiny_network) -> None:
@@ -134,7 +135,7 @@ def test_with_style_masks_the_regions_end_at_the_picture(tiny_network) -> None:
 
     network, content, style = tiny_network()
     weights = {name: 1.0 / len(style) for name in style}
-    terms = Terms(tuple(content), weights, 1.0, 1.0)
+    terms = TermWeights(tuple(content), weights, 1.0, 1.0)
     photo, painting = ramp(40, 52), ramp(30, 30).flip(-1)
     everywhere = RegionMasks(style=(torch.ones(1, 1, 40, 52),))
     objective = Objective(network, terms, photo, [painting], (20, 26), everywhere, margin=3)
@@ -146,7 +147,7 @@ def test_with_style_masks_the_regions_end_at_the_picture(tiny_network) -> None:
         sum(
             weights[name]
             * region_style_loss(features[name], feature_mask(inside, features[name]), region.targets[name])
-            for region in objective.losses.style_regions
+            for region in objective.style.regions
             for name in style
         )
         / share

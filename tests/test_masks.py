@@ -12,8 +12,9 @@ from painterly import PainterlyError, stylize
 from painterly.image import load_image, resize
 from painterly.losses import region_style_loss
 from painterly.masks import RegionMasks, feature_mask, load_mask, load_region_masks, resize_mask
-from painterly.objective import Objective, Terms
+from painterly.objective import Objective
 from painterly.styles import gram_per_position
+from painterly.terms import TermWeights
 
 
 def save_mask(path: Path, width: int, height: int, box: tuple[int, int, int, int] | None, value: int = 255) -> Path:
@@ -167,7 +168,7 @@ def test_kept_pixels_get_no_gradient(tiny_network, small_images, tmp_path) -> No
     network, content_names, style_names = tiny_network()
     left, _ = halves(tmp_path)
     keep = load_mask(left, role="content mask", photo_size=(36, 48))
-    terms = Terms(tuple(content_names), {n: 1 / 3 for n in style_names}, content_weight=1.0, style_weight=1e3)
+    terms = TermWeights(tuple(content_names), {n: 1 / 3 for n in style_names}, content_weight=1.0, style_weight=1e3)
     objective = Objective(
         network, terms, load_image(content), [load_image(style)], (36, 48), masks=RegionMasks(keep=keep)
     )

@@ -113,7 +113,8 @@ def test_unknown_arguments_are_refused() -> None:
 PROBE = r"""
 import json, sys
 import torch
-from painterly.losses import StyleObjective, gram_matrix
+from painterly.losses import gram_matrix
+from painterly.terms import ContentTerm, GramStyleTerm, evaluate_terms
 from painterly.models.preprocessing import CAFFE
 from painterly.models.vgg import VGG16, VGGFeatures
 from painterly.optimize import optimize_image
@@ -146,13 +147,13 @@ def network(image):
 
 with torch.no_grad():
     photo_features, painting_features = network(photo), network(painting)
-    objective = StyleObjective(
-        {name: photo_features[name].float() for name in content},
-        {name: gram_matrix(painting_features[name]) for name in style},
-        {name: 0.2 for name in style}, 1.0, 1e3,
-    )
+    terms = [
+        ContentTerm({name: photo_features[name].float() for name in content}, weight=1.0),
+        GramStyleTerm({name: 0.2 for name in style}, {name: gram_matrix(painting_features[name]) for name in style},
+                      weight=1e3),
+    ]
     del photo_features, painting_features
-optimize_image(photo, lambda image: objective(network(image)), optimizer=optimizer,
+optimize_image(photo, lambda image: evaluate_terms(terms, network(image), image), optimizer=optimizer,
                learning_rate=1.0 if optimizer == "lbfgs" else 0.02, evaluations=evaluations)
 print(json.dumps({"growth": rss("VmHWM") - before}))
 """

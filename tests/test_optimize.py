@@ -3,14 +3,14 @@
 import pytest
 import torch
 
-from painterly.losses import LossTerms
 from painterly.optimize import optimize_image
+from painterly.terms import LossValues
 
 
 def quadratic(target: torch.Tensor):
-    def objective(image: torch.Tensor) -> LossTerms:
+    def objective(image: torch.Tensor) -> LossValues:
         loss = (image - target).pow(2).sum() * 1e6  # huge raw scale, like the paper's losses
-        return LossTerms(content=loss, style=torch.zeros(()), total=loss)
+        return LossValues(content=loss, style=torch.zeros(()), total=loss)
 
     return objective
 
@@ -59,12 +59,12 @@ def test_best_image_is_the_lowest_loss_one_and_clamped() -> None:
 def test_non_finite_loss_keeps_best_image_and_says_so() -> None:
     calls = {"n": 0}
 
-    def exploding(image: torch.Tensor) -> LossTerms:
+    def exploding(image: torch.Tensor) -> LossValues:
         calls["n"] += 1
         loss = (image - 0.5).pow(2).sum()
         if calls["n"] > 3:
             loss = loss * float("nan")
-        return LossTerms(content=loss, style=torch.zeros(()), total=loss)
+        return LossValues(content=loss, style=torch.zeros(()), total=loss)
 
     outcome = optimize_image(
         torch.zeros(1, 3, 2, 2), exploding, optimizer="adam", learning_rate=0.1, evaluations=20
@@ -77,12 +77,12 @@ def test_non_finite_loss_keeps_best_image_and_says_so() -> None:
 def test_one_nan_is_recovered_from() -> None:
     calls = {"n": 0}
 
-    def glitch(image: torch.Tensor) -> LossTerms:
+    def glitch(image: torch.Tensor) -> LossValues:
         calls["n"] += 1
         loss = (image - 0.5).pow(2).sum()
         if calls["n"] == 5:
             loss = loss * float("inf")
-        return LossTerms(content=loss, style=torch.zeros(()), total=loss)
+        return LossValues(content=loss, style=torch.zeros(()), total=loss)
 
     outcome = optimize_image(torch.zeros(1, 3, 2, 2), glitch, optimizer="lbfgs", learning_rate=1.0, evaluations=15)
     assert outcome.evaluations == 15

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from painterly.losses import LossTerms
 from painterly.optimize import optimize_image
 from painterly.quality import border_ratio, edge_bands, flattest_tiles, laplacian, ripple
+from painterly.terms import LossValues
 
 
 def smooth_photo(height: int = 96, width: int = 128) -> torch.Tensor:
@@ -79,10 +79,10 @@ def test_bounds_inside_optimises_the_loss_of_the_clamped_image() -> None:
     target = torch.tensor([1.7, -0.4, 0.3, 0.9, 2.0, -3.0]).view(1, 1, 2, 3)
     seen: list[torch.Tensor] = []
 
-    def objective(image: torch.Tensor) -> LossTerms:
+    def objective(image: torch.Tensor) -> LossValues:
         seen.append(image.detach().clone())
         loss = (image - target).pow(2).sum()
-        return LossTerms(content=loss, style=torch.zeros(()), total=loss)
+        return LossValues(content=loss, style=torch.zeros(()), total=loss)
 
     inside = optimize_image(torch.full((1, 1, 2, 3), 0.5), objective, optimizer="lbfgs", learning_rate=1.0,
                             evaluations=30, bounds="inside")  # fmt: skip
@@ -116,8 +116,9 @@ def test_bounds_inside_reports_the_loss_of_the_returned_picture(tiny_weights, sm
     from painterly.image import load_image
     from painterly.models.weights import load_weights_file
     from painterly.network import Network
-    from painterly.objective import Objective, Terms
+    from painterly.objective import Objective
     from painterly.runtime import resolve_runtime
+    from painterly.terms import TermWeights
 
     content, style = small_images
     chosen = {"weights": str(tiny_weights), "size": 32, "iterations": 12, "precision": "fp32", "device": "cpu",
@@ -125,7 +126,7 @@ def test_bounds_inside_reports_the_loss_of_the_returned_picture(tiny_weights, sm
     settings = options.validate(chosen)
     network = Network(load_weights_file(str(tiny_weights)), [*settings["content_layers"], *settings["style_layers"]],
                       resolve_runtime("cpu", "fp32"))  # fmt: skip
-    terms = Terms.from_settings(network, settings, blend=(1.0,))
+    terms = TermWeights.from_settings(network, settings, blend=(1.0,))
     for bounds, same in (("inside", True), ("after", False)):
         result = stylize(content, style, bounds=bounds, **chosen)
         objective = Objective(network, terms, load_image(content), [load_image(style)], tuple(result.image.shape[-2:]))

@@ -7,9 +7,10 @@ import torch
 
 from painterly import PainterlyError, stylize
 from painterly.image import load_image, resize
-from painterly.losses import StyleObjective, gram_matrix
-from painterly.objective import Objective, Terms
-from painterly.styles import gram_per_position, style_blend_weights, style_sources, style_targets
+from painterly.losses import gram_matrix
+from painterly.objective import Objective
+from painterly.styles import gram_per_position, style_blend_weights, style_sources
+from painterly.terms import ContentTerm, GramStyleTerm, TermWeights, evaluate_terms
 
 
 def test_blend_weights_are_normalised_and_checked() -> None:
@@ -42,7 +43,7 @@ def test_gram_per_position_ignores_how_much_painting_there_is() -> None:
 def test_blended_targets_are_the_weighted_sum_scaled_to_the_output() -> None:
     grams = [{"l": torch.randn(3, 3)}, {"l": torch.randn(3, 3)}]
     photo_features = {"l": torch.zeros(1, 3, 4, 5)}  # 20 positions
-    targets, regions = style_targets(grams, [0.7, 0.3], photo_features, None, ["l"])
+    targets, regions = GramStyleTerm.targets_of(grams, [0.7, 0.3], photo_features, None, ["l"])
     assert regions == ()
     assert torch.allclose(targets["l"], 20 * (0.7 * grams[0]["l"] + 0.3 * grams[1]["l"]))
 
@@ -54,23 +55,22 @@ def test_multi_style_objective_equals_the_weighted_gram_blend(tiny_network, smal
     painting_a = load_image(style)
     painting_b = torch.flip(painting_a, dims=[1]).roll(7, dims=-1)[..., :30, :]  # other colours, other size
     weights = {name: 1 / 3 for name in style_names}
-    terms = Terms(tuple(content_names), weights, content_weight=1.0, style_weight=1e3, blend=(0.7, 0.3))
+    terms = TermWeights(tuple(content_names), weights, content_weight=1.0, style_weight=1e3, blend=(0.7, 0.3))
     objective = Objective(network, terms, photo, [painting_a, painting_b], (36, 48))
     with torch.no_grad():
         photo_features = network(photo)
         a_grams = network(resize(painting_a, (48, 48)))  # the 40x40 painting at the output's long side
         b_grams = network(resize(painting_b, (36, 48)))  # 30x40 -> 36x48, aspect kept
-        by_hand = StyleObjective(
-            content_targets={name: photo_features[name] for name in content_names},
-            style_targets={
+        by_hand = [
+            ContentTerm({name: photo_features[name] for name in content_names}, weight=1.0),
+            GramStyleTerm(weights, {
                 name: (0.7 * gram_per_position(a_grams[name]) + 0.3 * gram_per_position(b_grams[name]))
                 * photo_features[name].shape[-1] * photo_features[name].shape[-2]
                 for name in style_names
-            },
-            style_layer_weights=weights, content_weight=1.0, style_weight=1e3,
-        )  # fmt: skip
+            }, weight=1e3),
+        ]  # fmt: skip
         image = torch.rand(1, 3, 36, 48, generator=torch.Generator().manual_seed(3))
-        got, want = objective(image), by_hand(network(image))
+        got, want = objective(image), evaluate_terms(by_hand, network(image), image)
     assert got.style.item() == pytest.approx(want.style.item(), rel=1e-4)
     assert got.total.item() == pytest.approx(want.total.item(), rel=1e-4)
 
@@ -100,7 +100,7 @@ def test_two_styles_with_every_optimizer_and_multi_scale(tiny_weights, small_ima
 
 def test_style_scale_sets_the_paintings_size(tiny_weights, small_images, monkeypatch) -> None:
     """The painting is rendered at style_scale x the output's long side, its aspect ratio kept."""
-    import painterly.objective as api
+    import painterly.terms.style as api  # where the paintings are scaled
 
     content, style = small_images
     seen: list[tuple[int, int]] = []

@@ -9,6 +9,7 @@ import torch
 
 pytest.importorskip("cv2")
 
+from painterly.margin import Canvas
 from painterly.video.flicker import clip_flicker, frame_flicker
 from painterly.video.flow import optical_flow, reliable, to_array, to_tensor, warp
 from painterly.video.temporal import temporal_loss, temporal_term
@@ -85,11 +86,12 @@ def test_temporal_loss_is_the_papers_masked_mean_square() -> None:
     expected = (c * (x - w) ** 2).sum() / (3 * 8 * 10)
     assert torch.isclose(temporal_loss(x, w, c), expected)
     assert temporal_loss(x, w, torch.zeros_like(c)) == 0
-    term = temporal_term(w, c, 10.0)((4, 5))  # another scale: w and c resized
-    value = term(torch.rand(1, 3, 4, 5, requires_grad=True))
+    term = temporal_term(w, c, 10.0)(Canvas(4, 5, 0))  # another scale: w and c resized
+    assert term.name == "temporal" and term.weight == 10.0
+    value = term({}, torch.rand(1, 3, 4, 5, requires_grad=True))
     assert value.ndim == 0 and value > 0
     image = w.clone().requires_grad_(True)
-    temporal_term(w, torch.ones_like(c), 10.0)((8, 10))(image).backward()
+    temporal_term(w, torch.ones_like(c), 10.0)(Canvas(8, 10, 0))({}, image).backward()
     assert image.grad is not None and image.grad.abs().max() < 1e-6  # minimum at the warped frame
 
 

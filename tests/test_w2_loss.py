@@ -15,7 +15,6 @@ from painterly import PainterlyError, options, stylize
 from painterly.image import read_png_metadata
 from painterly.losses import (
     FeatureMoments,
-    StyleObjective,
     StyleRegion,
     W2Target,
     feature_mean_covariance,
@@ -23,11 +22,10 @@ from painterly.losses import (
     layer_style_loss,
     layer_w2_loss,
     region_w2_loss,
-    style_layer_loss,
     trace_sqrtm_psd,
     wasserstein2_squared,
 )
-from painterly.styles import painting_statistic, style_targets
+from painterly.terms import GramStyleTerm, W2StyleTerm
 
 
 def _features(filters: int, height: int, width: int, seed: int) -> torch.Tensor:
@@ -124,7 +122,7 @@ def test_the_trace_of_the_square_root_and_its_gradient() -> None:
 def test_a_gram_target_still_takes_the_papers_loss() -> None:
     features, painting = _features(4, 5, 5, seed=9), _features(4, 6, 6, seed=10)
     target = gram_matrix(painting)
-    assert torch.equal(style_layer_loss(features, target), layer_style_loss(features, target))
+    assert torch.equal(GramStyleTerm.layer_loss(features, target), layer_style_loss(features, target))
 
 
 # --- targets: blends and regions ------------------------------------------------------------------
@@ -134,9 +132,9 @@ def test_blended_targets_are_the_statistics_of_the_pooled_samples() -> None:
     """Blend weights proportional to the positions: the moments of the concatenated features."""
     first, second = _features(5, 4, 5, seed=11), _features(5, 3, 4, seed=12)  # 20 and 12 positions
     pooled = torch.cat([first.reshape(1, 5, 1, 20), second.reshape(1, 5, 1, 12)], dim=3)
-    statistics = [{"l": painting_statistic(first, "w2")}, {"l": painting_statistic(second, "w2")}]
+    statistics = [{"l": W2StyleTerm.statistic(first)}, {"l": W2StyleTerm.statistic(second)}]
     photo = {"l": torch.zeros(1, 5, 4, 4)}
-    targets, regions = style_targets(statistics, [20 / 32, 12 / 32], photo, None, ["l"])
+    targets, regions = W2StyleTerm.targets_of(statistics, [20 / 32, 12 / 32], photo, None, ["l"])
     blended, expected = targets["l"], W2Target.from_moments(FeatureMoments.of(pooled))
     assert regions == () and isinstance(blended, W2Target)
     assert torch.allclose(blended.mean, expected.mean, atol=1e-6)
@@ -153,9 +151,9 @@ def test_a_region_of_ones_is_the_unmasked_loss() -> None:
     ones = torch.ones(1, 1, 5, 6)
     assert torch.allclose(region_w2_loss(features, ones, target), layer_w2_loss(features, target), rtol=1e-5)
     region = StyleRegion(masks={"l": ones}, targets={"l": target}, weight=1.0)
-    masked = StyleObjective({}, {}, {"l": 1.0}, content_weight=1.0, style_weight=1.0, style_regions=(region,))
-    plain = StyleObjective({}, {"l": target}, {"l": 1.0}, content_weight=1.0, style_weight=1.0)
-    assert torch.allclose(masked({"l": features}).style, plain({"l": features}).style, rtol=1e-5)
+    masked = W2StyleTerm({"l": 1.0}, regions=(region,))
+    plain = W2StyleTerm({"l": 1.0}, {"l": target})
+    assert torch.allclose(masked({"l": features}, features), plain({"l": features}, features), rtol=1e-5)
 
 
 def test_a_half_mask_weighs_the_region_by_its_share() -> None:
@@ -173,7 +171,7 @@ def test_region_targets_are_each_paintings_gaussian() -> None:
     painting = _features(4, 5, 5, seed=18)
     photo = {"l": torch.zeros(1, 4, 4, 4)}
     mask = torch.ones(1, 1, 16, 16)
-    _, regions = style_targets([{"l": painting_statistic(painting, "w2")}], [1.0], photo, [mask], ["l"])
+    _, regions = W2StyleTerm.targets_of([{"l": W2StyleTerm.statistic(painting)}], [1.0], photo, [mask], ["l"])
     (region,) = regions
     target = region.targets["l"]
     assert isinstance(target, W2Target)

@@ -253,11 +253,11 @@ def check_memory(network: Any, settings: dict[str, Any], size: tuple[int, int], 
 
     from painterly.api import Inputs, plan_run
     from painterly.masks import RegionMasks
-    from painterly.objective import Terms
+    from painterly.terms import TermWeights
 
     shape = torch.zeros(1, 1, 1, 1).expand(1, 3, *size)  # only its size is read
     inputs = Inputs(shape, (), RegionMasks(), (1.0,) * paintings, lambda image: image)
-    terms = Terms.from_settings(network, settings, [1.0] * paintings)
+    terms = TermWeights.from_settings(network, settings, [1.0] * paintings)
     try:
         plan_run(inputs, network, terms, settings)
     except PainterlyError as error:

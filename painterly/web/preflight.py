@@ -38,13 +38,13 @@ class Preflight:
     def check(self, settings: dict[str, Any], content: Path, styles: list[Path]) -> None:
         """Raise the run's PainterlyError if these inputs and settings would be refused."""
         from painterly.api import plan_run, prepare_inputs
-        from painterly.objective import Terms
+        from painterly.terms import TermWeights
 
         with self.lock:
             style: Any = str(styles[0]) if len(styles) == 1 else [str(path) for path in styles]
             inputs = prepare_inputs(str(content), style, settings)
             network = self._network(settings)
-            terms = Terms.from_settings(network, settings, inputs.blend)
+            terms = TermWeights.from_settings(network, settings, inputs.blend)
             plan_run(inputs, network, terms, settings)
 
     def _network(self, settings: dict[str, Any]) -> Any:

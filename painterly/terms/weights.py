@@ -1,0 +1,72 @@
+"""The weights of the objective's terms and the layers they read (options -> :class:`TermWeights`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from painterly.network import Network, resolve_layers
+
+#: The weights with a field of their own; any other option ``<name>_weight`` is the weight of the
+#: term named ``<name>`` (:meth:`TermWeights.weight`).
+_OWN_FIELDS = {"content": "content_weight", "style": "style_weight", "tv": "tv_weight"}
+
+
+@dataclass(frozen=True)
+class TermWeights:
+    """What the objective weighs, with layers by canonical name (``relu4_2``).
+
+    alpha (``content_weight``), beta (``style_weight``) and the TV weight have fields (the paper's
+    names); a term added later finds its weight by name in ``others`` (:meth:`weight`).
+    """
+
+    content_layers: tuple[str, ...]
+    style_layer_weights: Mapping[str, float]  # w_l
+    content_weight: float  # alpha
+    style_weight: float  # beta
+    tv_weight: float = 0.0
+    style_scale: float = 1.0  # the painting's long side over the output's
+    blend: tuple[float, ...] = (1.0,)  # per painting: blend weights, or region strengths with masks
+    style_loss: Literal["gram", "w2"] = "gram"  # the paper's Gram loss, or Wasserstein-2 (painterly.losses)
+    others: Mapping[str, float] = field(default_factory=dict)  # lambda_t of other terms, by term name
+
+    @classmethod
+    def from_settings(cls, network: Network, settings: Mapping[str, Any], blend: Sequence[float]) -> TermWeights:
+        """The weights of validated options (:func:`painterly.options.validate`) on ``network``'s layers.
+
+        Style layer weights default to equal weights summing to 1 (the paper's w_l = 1/5). Every
+        other numeric option ``<name>_weight`` goes into ``others`` under ``<name>``.
+        """
+        content = [network.resolve(name) for name in settings["content_layers"]]
+        style = resolve_layers(network.arch, settings["style_layers"], role="style")
+        given = settings["style_layer_weights"]
+        weights = [1.0 / len(style)] * len(style) if given is None else [float(w) for w in given]
+        others = {
+            key.removesuffix("_weight"): float(value)
+            for key, value in settings.items()
+            if key.endswith("_weight") and key not in _OWN_FIELDS.values()
+            and isinstance(value, int | float) and not isinstance(value, bool)
+        }  # fmt: skip
+        return cls(
+            content_layers=tuple(content),
+            style_layer_weights=dict(zip(style, weights, strict=True)),
+            content_weight=float(settings["content_weight"]),
+            style_weight=float(settings["style_weight"]),
+            tv_weight=float(settings["tv_weight"]),
+            style_scale=float(settings["style_scale"]),
+            blend=tuple(blend),
+            style_loss=settings.get("style_loss", "gram"),  # settings recorded before the option: gram
+            others=others,
+        )
+
+    def weight(self, name: str) -> float:
+        """lambda_t of the term named ``name``: alpha, beta, the TV weight, or ``others[name]`` (0 if unset)."""
+        if name in _OWN_FIELDS:
+            return float(getattr(self, _OWN_FIELDS[name]))
+        return float(self.others.get(name, 0.0))
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """Every layer the objective reads, content first."""
+        return (*self.content_layers, *self.style_layer_weights)
