@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import save_file
 
 from painterly.models.vgg import VGGArchitecture
+from painterly.models.weights import load_weights_file
+from tests.helpers import Fifos, pattern
 
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
 TINY_ARCH = VGGArchitecture("tiny", (2, 2, 3, 3, 3), (8, 12, 16, 16, 16))
@@ -39,26 +41,13 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _pattern(width: int, height: int, stripes: bool) -> Image.Image:
-    x = torch.linspace(0, 1, width).view(1, -1).expand(height, width)
-    y = torch.linspace(0, 1, height).view(-1, 1).expand(height, width)
-    if stripes:
-        r = (torch.sin(x * 40) > 0).float()
-        g = (torch.sin(y * 30) > 0).float() * 0.8
-        b = 0.5 + 0.5 * torch.sin((x + y) * 20)
-    else:
-        r, g, b = x, y, 1 - x * y
-    array = (torch.stack([r, g, b], dim=-1) * 255).round().to(torch.uint8).numpy()
-    return Image.fromarray(array, "RGB")
-
-
 @pytest.fixture
 def small_images(tmp_path: Path) -> tuple[Path, Path]:
     """A 48x36 smooth 'photo' and a 40x40 striped 'painting'."""
     content = tmp_path / "photo.png"
     style = tmp_path / "painting.png"
-    _pattern(48, 36, stripes=False).save(content)
-    _pattern(40, 40, stripes=True).save(style)
+    pattern(48, 36, stripes=False).save(content)
+    pattern(40, 40, stripes=True).save(style)
     return content, style
 
 
@@ -74,7 +63,6 @@ def tiny_network(tiny_weights: Path):
     """`make(preprocessing)` -> (network, content layer names, style layer names) of the tiny VGG on
     the CPU in fp32: network(rgb 0..1 image) gives the activations of relu4_2 and relu1_1,
     relu2_1, relu3_1."""
-    from painterly.models.weights import load_weights_file
     from painterly.network import Network
     from painterly.runtime import resolve_runtime
 
@@ -118,3 +106,14 @@ def without_native_bf16(monkeypatch: pytest.MonkeyPatch) -> bool:
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
     return True
+
+
+# --- FIFOs that never block a test (the tests of paths that are not regular files) ---
+
+
+@pytest.fixture
+def fifos() -> Iterator[Fifos]:
+    maker = Fifos()
+    yield maker
+    opened = maker.close()
+    assert not opened, f"the code opened {opened} (it would block forever)"

@@ -1,6 +1,9 @@
-"""The Python API: inputs of every kind, callbacks, reproducibility, initialisations."""
+"""The Python API (painterly.api): inputs of every kind, callbacks, reproducibility, initialisations,
+and the API failures an adversarial run found (issue 13)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,13 +11,9 @@ import torch
 from PIL import Image
 
 from painterly import PRESETS, PainterlyError, stylize
+from painterly.image import read_png_metadata
 from painterly.initialization import cover_and_crop
-
-
-def tiny_options(tiny_weights, **overrides):
-    options = {"weights": str(tiny_weights), "size": 32, "iterations": 5, "precision": "fp32", "device": "cpu"}
-    options.update(overrides)
-    return options
+from tests.helpers import tiny_options
 
 
 def test_accepts_paths_pil_images_and_tensors(tiny_weights, small_images) -> None:
@@ -102,7 +101,6 @@ def test_unknown_style_layer_for_the_network(tiny_weights, small_images) -> None
 
 
 def test_result_save_writes_metadata(tiny_weights, small_images, tmp_path) -> None:
-    from painterly.image import read_png_metadata
 
     content, style = small_images
     result = stylize(content, style, **tiny_options(tiny_weights))
@@ -201,3 +199,88 @@ def test_result_save_refuses_to_replace_an_input(tiny_weights, small_images, tmp
         result.save(link)
     assert content.read_bytes() == photo and style.read_bytes() == painting
     assert result.save(tmp_path / "elsewhere.png").exists()
+
+
+def api_options(weights: Path, **extra: object) -> dict[str, object]:
+    return {"weights": str(weights), "size": 32, "iterations": 3, "precision": "fp32", "device": "cpu", **extra}
+
+
+# 3. tiny sides: a traceback in avg_pool2d -------------------------------------------------------
+def picture(path: Path, width: int, height: int) -> Path:
+    generator = np.random.default_rng(width * 7 + height)
+    Image.fromarray(generator.integers(0, 255, (height, width, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.mark.parametrize(("width", "height", "size"), [(1200, 100, 512), (1000, 100, 512), (160, 16, 160)])
+def test_narrow_photos_work_where_a_picture_is_possible(tiny_weights, tmp_path, width, height, size) -> None:
+    photo = picture(tmp_path / "panorama.png", width, height)
+    painting = picture(tmp_path / "painting.png", 40, 40)
+    result = stylize(photo, painting, **api_options(tiny_weights, size=size, iterations=4))
+    got_height, got_width = result.image.shape[-2:]
+    assert max(got_height, got_width) == size
+    assert all(min(h, w) >= 16 for h, w, _ in result.settings["scales"])
+
+
+@pytest.mark.parametrize(("width", "height"), [(20000, 8), (4000, 16), (600, 8)])
+def test_photos_too_narrow_at_any_size_are_one_clear_error(tiny_weights, tmp_path, width, height) -> None:
+    photo = picture(tmp_path / "strip.png", width, height)
+    painting = picture(tmp_path / "painting.png", 40, 40)
+    with pytest.raises(PainterlyError, match=r"short side would be .* the network needs at least 16"):
+        stylize(photo, painting, **api_options(tiny_weights, size=512))
+
+
+def test_a_narrow_tensor_in_the_api_is_a_clear_error(tiny_weights, small_images) -> None:
+    _, style = small_images
+    with pytest.raises(PainterlyError, match=r"use --size 1200 or more"):
+        stylize(torch.rand(3, 8, 600), style, **api_options(tiny_weights, size=512))
+
+
+@pytest.mark.parametrize(("style_scale", "size"), [(0.1, 512), (0.01, 64), (1.0, 64)])
+def test_tiny_or_narrow_paintings_are_enlarged_to_what_the_network_sees(
+    tiny_weights, tmp_path, style_scale, size
+) -> None:
+    photo = picture(tmp_path / "photo.png", 64, 48)
+    painting = picture(tmp_path / "wide.png", 400, 40)  # 10:1
+    result = stylize(photo, painting, **api_options(tiny_weights, size=size, style_scale=style_scale))
+    assert torch.isfinite(result.image).all()
+
+
+# 13. an objective that is identically zero -------------------------------------------------------
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"content_weight": 0.0, "style_layer_weights": [0, 0, 0, 0, 0]},
+        {"content_weight": 0.0, "style_weight": 0.0},
+        {"content_layers": [], "style_layer_weights": [0, 0, 0, 0, 0]},
+    ],
+)
+def test_an_objective_that_is_zero_everywhere_is_refused(tiny_weights, small_images, extra) -> None:
+    content, style = small_images
+    with pytest.raises(PainterlyError, match=r"nothing would be optimised|identically zero|no content layers given"):
+        stylize(content, style, **api_options(tiny_weights, **extra))
+
+
+# 14. misleading messages --------------------------------------------------------------------
+def test_an_overflowing_tv_weight_is_named(tiny_weights, small_images) -> None:
+    content, style = small_images
+    with pytest.raises(PainterlyError, match=r"--tv-weight 1e\+300 is too large"):
+        stylize(content, style, **api_options(tiny_weights, tv_weight=1e300))
+
+
+def test_a_huge_style_scale_blames_the_style_scale(tiny_weights, small_images) -> None:
+    content, style = small_images
+    with pytest.raises(PainterlyError, match="lower --style-scale"):
+        stylize(content, style, **api_options(tiny_weights, style_scale=1e6))
+
+
+def test_callbacks_that_edit_the_images_do_not_change_the_result(tiny_weights, small_images) -> None:
+    content, style = small_images
+    plain = stylize(content, style, **api_options(tiny_weights, iterations=6, scales=2))
+
+    def vandal(iterate) -> None:
+        iterate.best.fill_(0.5)
+        iterate.image.fill_(0.0)
+
+    edited = stylize(content, style, callback=vandal, **api_options(tiny_weights, iterations=6, scales=2))
+    assert torch.equal(plain.image, edited.image)

@@ -16,7 +16,7 @@ from painterly import samples
 from painterly.cli import main
 from painterly.errors import PainterlyError
 from painterly.extras import EXTRAS, MissingExtra, install_hint, require
-from tests.test_experiments_runner import tiny_spec
+from tests.helpers import tiny_spec
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image, ImageCms, ImageFile
 
+import painterly.cli as cli
 import painterly.image as image_mod
 from painterly.errors import PainterlyError
 from painterly.image import (
@@ -27,6 +28,7 @@ from painterly.image import (
     save_image,
     to_pil,
 )
+from tests.helpers import Fifos
 
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
 RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -773,3 +775,51 @@ def test_output_symlink_to_input(tmp_path: Path) -> None:
         pytest.skip("symlinks not supported here")
     with pytest.raises(PainterlyError, match="same file"):
         check_output_path(link, inputs=[content])
+
+
+# --- paths that are not regular files (issue 13): FIFOs and devices given as pictures ---
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str | Path) -> tuple[int, str]:
+    code = cli.main([str(argument) for argument in arguments])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("role", ["content image", "style image", "init image", "content mask"])
+def test_fifo_image_is_refused_before_it_is_opened(tmp_path: Path, fifos: Fifos, role: str) -> None:
+    pipe = fifos.make(tmp_path / "picture.png")
+    with pytest.raises(PainterlyError) as raised:
+        load_image(pipe, role=role)
+    message = str(raised.value)
+    assert message == f"{role} '{pipe}' is not a regular file (a FIFO); give an image file"
+
+
+def test_character_device_is_refused(tmp_path: Path) -> None:
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    with pytest.raises(PainterlyError, match=r"is not a regular file \(a character device\)"):
+        load_image("/dev/zero", role="content image")
+
+
+@pytest.mark.parametrize("position", ["photo", "painting", "--style-masks", "--content-mask", "--init", "--weights"])
+def test_fifo_anywhere_on_the_command_line_is_one_clear_error(
+    tiny_weights: Path,
+    small_images: tuple[Path, Path],
+    tmp_path: Path,
+    fifos: Fifos,
+    capsys: pytest.CaptureFixture[str],
+    position: str,
+) -> None:
+    content, style = small_images
+    pipe = fifos.make(tmp_path / ("pipe.safetensors" if position == "--weights" else "pipe.png"))
+    photo = pipe if position == "photo" else content
+    painting = pipe if position == "painting" else style
+    extra: list[str | Path] = [position, pipe] if position.startswith("--") else []
+    weights: list[str | Path] = [] if position == "--weights" else ["--weights", tiny_weights]
+    arguments = [photo, painting, "-o", tmp_path / "out.png", *weights, "--size", "32", "--iterations", "2", *extra]
+    code, err = run_cli(capsys, *arguments, "--quiet", "--precision", "fp32")
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "is not a regular file (a FIFO)" in lines[0] and str(pipe) in lines[0], lines[0]
+    assert not (tmp_path / "out.png").exists()

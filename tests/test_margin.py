@@ -12,7 +12,7 @@ from painterly.margin import Canvas, crop_margin, pad_image, scaled_margin
 from painterly.masks import RegionMasks
 from painterly.objective import Objective
 from painterly.terms import TermWeights
-from tests.test_api import tiny_options
+from tests.helpers import tiny_options
 
 
 def ramp(height: int, width: int) -> torch.Tensor:

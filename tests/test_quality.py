@@ -1,14 +1,20 @@
-"""The picture-quality measures and the box-constrained L-BFGS (issue 12)."""
+"""The picture-quality measures (painterly.quality), the box-constrained L-BFGS (issue 12), and the
+dot-grid measure of issue 22 (:func:`painterly.quality.dot_grid`) on textures with known answers.
+
+``python tests/test_quality.py`` prints the table of docs/quality.md ("A dot-grid measure")."""
 
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from painterly.optimize import optimize_image
-from painterly.quality import border_ratio, edge_bands, flattest_tiles, laplacian, ripple
+from painterly.quality import PEAK_RATIO, border_ratio, dot_grid, edge_bands, flattest_tiles, laplacian, ripple
 from painterly.terms import LossValues
 
 
@@ -133,3 +139,291 @@ def test_bounds_inside_reports_the_loss_of_the_returned_picture(tiny_weights, sm
         with torch.no_grad():
             scored = float(objective(result.image).total)
         assert (scored == pytest.approx(result.final_losses["total"], rel=1e-4)) is same, bounds
+
+
+SIZE, RMS = 256, 0.02  # 49 regions of 64 px; a fine texture of RMS 0.02 (5 grey levels)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+IMAGES = ROOT / "docs" / "images"
+
+
+PHOTO = ROOT.parent / "shared" / "images" / "tubingen.jpg"
+
+
+def gradient(size: int = SIZE) -> torch.Tensor:
+    y = torch.linspace(0, 1, size).view(-1, 1).expand(size, size)
+    x = torch.linspace(0, 1, size).view(1, -1).expand(size, size)
+    return torch.stack([0.3 + 0.4 * x, 0.5 * y + 0.2, 0.6 - 0.3 * x * y]).unsqueeze(0)
+
+
+def unit(texture: torch.Tensor) -> torch.Tensor:
+    texture = texture - texture.mean()
+    return texture / texture.pow(2).mean().sqrt()
+
+
+def grid_axes(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.arange(size).view(-1, 1).float(), torch.arange(size).view(1, -1).float()
+
+
+def dots(period: int, size: int = SIZE) -> torch.Tensor:
+    y, x = grid_axes(size)
+    return unit(((y % period == 0) & (x % period == 0)).float())
+
+
+def wobbly(seed: int, size: int = SIZE, period: float = 3.0, hatch: bool = False) -> torch.Tensor:
+    """The optimiser's grid as it is: soft dots (or a hatch) whose period drifts between 2.6 and
+    3.6 px (x and y stretched by 1 +- 0.17 over 170-230 px) and whose orientation turns by up to
+    +-7 degrees (a shear of +-0.12), on top of a 23 degree rotation."""
+    phase = torch.rand(4, generator=torch.Generator().manual_seed(seed)) * 2 * math.pi
+    y, x = grid_axes(size)
+
+    def swing(coordinate: torch.Tensor, length: float, share: float, index: int) -> torch.Tensor:
+        return share * length / (2 * math.pi) * torch.sin(2 * math.pi * coordinate / length + phase[index])
+
+    warped_x = x + swing(x, 170, 0.17, 0) + swing(y, 210, 0.12, 1)
+    warped_y = y + swing(y, 190, 0.17, 2) + swing(x, 230, 0.12, 3)
+    u = warped_x * math.cos(0.4) + warped_y * math.sin(0.4)
+    v = warped_y * math.cos(0.4) - warped_x * math.sin(0.4)
+    if hatch:
+        return unit(torch.cos(2 * math.pi * u / period))
+    return unit(
+        (0.5 + 0.5 * torch.cos(2 * math.pi * u / period)).pow(2)
+        * (0.5 + 0.5 * torch.cos(2 * math.pi * v / period)).pow(2)
+    )
+
+
+def filtered(seed: int, response: torch.Tensor) -> torch.Tensor:
+    size = response.shape[0]
+    white = torch.randn(size, size, generator=torch.Generator().manual_seed(seed))
+    return unit(torch.fft.ifft2(torch.fft.fft2(white) * response).real)
+
+
+def frequencies(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.fft.fftfreq(size).view(-1, 1), torch.fft.fftfreq(size).view(1, -1)
+
+
+def noise(seed: int, power: float = 0.0, size: int = SIZE) -> torch.Tensor:
+    """White (power 0) or 1/f (power 1: amplitude falling as 1/f) Gaussian noise."""
+    fy, fx = frequencies(size)
+    radius = (fy.pow(2) + fx.pow(2)).sqrt()
+    radius[0, 0] = 1.0
+    return filtered(seed, radius.pow(-power))
+
+
+def oriented(seed: int, angle: float, size: int = SIZE, long: float = 6.0, short: float = 0.7) -> torch.Tensor:
+    """Stroke-like texture: noise smeared along ``angle`` (Gaussian ``long`` px along, ``short`` across)."""
+    fy, fx = frequencies(size)
+    along, across = fx * math.cos(angle) + fy * math.sin(angle), fy * math.cos(angle) - fx * math.sin(angle)
+    return filtered(seed, torch.exp(-2 * math.pi**2 * (long**2 * along.pow(2) + short**2 * across.pow(2))))
+
+
+def stripes(period: int, size: int = SIZE, square: bool = False, angle: float = 0.3) -> torch.Tensor:
+    y, x = grid_axes(size)
+    wave = torch.sin(2 * math.pi * (x * math.cos(angle) + y * math.sin(angle)) / period + 0.1)
+    return unit(torch.sign(wave) if square else wave)
+
+
+def painted(texture: torch.Tensor) -> torch.Tensor:
+    return (gradient(texture.shape[-1]) + RMS * texture).clamp(0, 1)  # inside 0.2..0.7: no clipping
+
+
+def measured(texture: torch.Tensor) -> tuple[float, float]:
+    """(amplitude, peak) over the whole picture: 49 regions at 256 px, 1 region (9 tiles) at 64 px."""
+    found = dot_grid(painted(texture), margin=0, keep=1.0)
+    return found.amplitude, found.peak
+
+
+# --- grids -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("period", [2, 3])
+def test_a_fine_dot_grid_scores_its_own_rms(period: int) -> None:
+    """All of a dot grid's power lies in Hann main lobes at |f| >= 1/3: the amplitude is its RMS
+    (measured 0.0198-0.0200 of 0.02) and the fraction about 1."""
+    found = dot_grid(painted(dots(period)), gradient())
+    assert found.amplitude == pytest.approx(RMS, rel=0.05)
+    assert found.fraction > 0.9
+
+
+def test_a_quarter_amplitude_grid_scores_a_quarter() -> None:
+    """The measure is linear in the grid's amplitude (an RMS), so 1/4 of it scores 1/4."""
+    full, quarter = (dot_grid(painted(dots(3) * scale), gradient()).amplitude for scale in (1.0, 0.25))
+    assert quarter == pytest.approx(full / 4, rel=0.05)
+
+
+@pytest.mark.parametrize("size", [64, SIZE])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("hatch", [False, True])
+def test_a_wobbly_grid_scores_most_of_its_rms(hatch: bool, seed: int, size: int) -> None:
+    """The grid as the optimiser paints it: period drifting 2.6-3.6 px, orientation turning.
+    Measured: amplitude 0.018-0.020 of 0.02, peak ratio 58 and more (the threshold is 6)."""
+    amplitude, peak = measured(wobbly(seed, size, period=3.5 if hatch else 3.0, hatch=hatch))
+    assert amplitude > 0.85 * RMS
+    assert peak > 5 * PEAK_RATIO
+
+
+@pytest.mark.parametrize("size", [64, SIZE])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_wobbly_grid_in_white_noise_of_its_rms_is_found(seed: int, size: int) -> None:
+    """A grid under white noise of the same RMS: measured amplitude 0.015-0.017 (the grid's 0.02,
+    less the lobes' share of the noise floor), peak ratio 16-22."""
+    amplitude, peak = measured(wobbly(seed, size) + noise(seed + 50, size=size))
+    assert amplitude > 0.6 * RMS
+    assert peak > 2 * PEAK_RATIO
+
+
+# --- what is not a grid --------------------------------------------------------------------------
+IRREGULAR = {
+    "white": lambda seed, size: noise(seed, size=size),
+    "pink": lambda seed, size: noise(seed, 1.0, size=size),
+    "oriented": lambda seed, size: oriented(seed, 0.5 + seed, size),
+    "oriented short": lambda seed, size: oriented(seed, 0.2 + seed, size, long=4.0, short=1.0),
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("name", list(IRREGULAR))
+def test_irregular_texture_in_one_region_has_no_peak(name: str, seed: int) -> None:
+    """A 64 px picture: one region of 9 tiles, where the Welch average is noisiest (the crops of
+    docs/quality.md are this size). Measured peak ratios at most 3.3 (threshold 6): nothing found."""
+    amplitude, peak = measured(IRREGULAR[name](seed, 64))
+    assert amplitude == 0.0
+    assert peak < 0.7 * PEAK_RATIO
+
+
+@pytest.mark.parametrize("name", list(IRREGULAR))
+def test_irregular_texture_over_many_regions_scores_near_zero(name: str) -> None:
+    """49 regions: a rare region of oriented noise can pass (7.4 once in 147), but it adds next
+    to nothing (measured amplitude at most 0.0011, against a grid's 0.02)."""
+    amplitude, _ = measured(IRREGULAR[name](0, SIZE))
+    assert amplitude < 0.1 * RMS
+
+
+@pytest.mark.parametrize("period", [16, 24, 32])
+def test_large_regular_stripes_raise_the_old_peak_but_not_the_grid(period: int) -> None:
+    """The case the old ``ripple`` peak got wrong: smooth stripes of 16-32 px have one frequency,
+    below the band, and their old peak exceeds even the fine grid's."""
+    grid, striped = painted(dots(3)), painted(stripes(period))
+    assert ripple(striped, gradient()).peak > ripple(grid, gradient()).peak
+    assert dot_grid(striped, gradient()).amplitude == 0.0
+
+
+@pytest.mark.parametrize("angle", [0.3, 0.5, 0.7])
+@pytest.mark.parametrize("period", [16, 24, 32])
+def test_hard_edged_broad_stripes_score_zero(period: int, angle: float) -> None:
+    """Square waves of 16-32 px: their in-band harmonics lie 2 bins or less apart on a line, so
+    none is a local maximum over 3 bins (measured peak ratio at most 2.5). Square waves of 8-12 px
+    are left out on purpose: their 3rd and 5th harmonics are a regular fine pattern and are
+    counted (docs/quality.md)."""
+    amplitude, peak = measured(stripes(period, square=True, angle=angle))
+    assert amplitude == 0.0
+    assert peak < 0.5 * PEAK_RATIO
+
+
+def test_a_flat_picture_scores_zero() -> None:
+    flat = torch.full((1, 3, 128, 128), 0.5)
+    found = dot_grid(flat, flat)
+    assert found.amplitude == 0.0 and found.fraction == 0.0
+
+
+# --- real pictures -------------------------------------------------------------------------------
+def sheet_crops(name: str) -> dict[tuple[int, int], torch.Tensor]:
+    """The four 64 px crops of a docs/images sheet (2 x 2 of 256 px at 4x, 8 px gaps), back to 1x."""
+    from painterly.image import load_image
+
+    sheet = load_image(IMAGES / name)
+    return {(row, column): F.avg_pool2d(sheet[..., 264 * row : 264 * row + 256, 264 * column : 264 * column + 256], 4)
+            for row in (0, 1) for column in (0, 1)}  # fmt: skip
+
+
+def real_crops() -> dict[str, torch.Tensor]:
+    """The 64 px crops shown in docs/quality.md, and the photo's own sky at the same place."""
+    from painterly.image import fit_long_side, image_size, load_image, resize
+    from painterly.quality import flattest_tiles
+
+    ripple_sheet, margin_sheet = sheet_crops("quality_ripple_crops.jpg"), sheet_crops("quality_margin_crops.jpg")
+    crops = {
+        "sky, defaults (grid)": ripple_sheet[0, 0], "sky, --margin 0 (grid)": margin_sheet[0, 0],
+        "sky, --margin 8 (grid)": margin_sheet[0, 1], "sky, --preset bold": ripple_sheet[0, 1],
+        "corner, defaults": ripple_sheet[1, 0], "corner, --preset bold": ripple_sheet[1, 1],
+        "corner, --margin 0": margin_sheet[1, 0], "corner, --margin 8": margin_sheet[1, 1],
+    }  # fmt: skip
+    if PHOTO.exists():
+        photo = load_image(PHOTO)
+        photo = resize(photo, fit_long_side(*image_size(photo), 512))
+        top, left = flattest_tiles(photo, tile=64)[0]
+        crops["sky, the photo"] = photo[..., top : top + 64, left : left + 64]
+    return crops
+
+
+GRID_CROPS = ("sky, defaults (grid)", "sky, --margin 0 (grid)", "sky, --margin 8 (grid)")
+
+
+def test_the_crops_with_a_visible_grid_score_high_and_the_clean_ones_zero() -> None:
+    """The skies of docs/quality.md's crop sheets (a grid of dots plainly visible at 4x) against the
+    bold sky (strokes), the corners (paint strokes) and the photo's own sky. Measured: peak ratio
+    8.6-25 and amplitude 0.0077-0.026 on the grids, at most 3.6 and 0 on the rest."""
+    for name, crop in real_crops().items():
+        found = dot_grid(crop, margin=0, keep=1.0)
+        if name in GRID_CROPS:
+            assert found.peak > 1.35 * PEAK_RATIO and found.amplitude > 0.005, name
+        else:
+            assert found.peak < 0.75 * PEAK_RATIO and found.amplitude == 0.0, name
+
+
+def readme_pictures() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    from painterly.image import image_size, load_image, resize
+
+    default, bold = (
+        load_image(IMAGES / name) for name in ("tubingen_starry_night.jpg", "tubingen_starry_night_bold.jpg")
+    )
+    return default, bold, resize(load_image(PHOTO), image_size(default))
+
+
+@pytest.mark.skipif(not PHOTO.exists(), reason="../shared/images/tubingen.jpg is absent")
+def test_the_readme_picture_has_the_grid_and_bold_has_not() -> None:
+    """The README's Tübingen x Starry Night (defaults, a dot grid in the sky at 4x) against the
+    same with --preset bold (strokes there) and the photo: measured 0.016 against 0 and 0."""
+    default, bold, photo = readme_pictures()
+    assert dot_grid(default, photo).amplitude > 0.01
+    assert dot_grid(bold, photo).amplitude < 0.001
+    assert dot_grid(photo, photo).amplitude < 0.001
+
+
+def table() -> None:
+    """The table of docs/quality.md: old ``ripple`` peak (where it applies) and the new measure."""
+
+    def row(name: str, picture: torch.Tensor, photo: torch.Tensor | None = None, **options: object) -> None:
+        found = dot_grid(picture, photo, **options)  # type: ignore[arg-type]
+        small = min(picture.shape[-2:]) < 96  # the old measure needs 48 px tiles 16 px from the border
+        old = "-" if small else f"{ripple(picture, photo if photo is not None else picture).peak:.1f}"
+        print(f"| {name} | {old} | {found.amplitude:.4f} | {found.peak:.1f} | {found.regions} |")
+
+    print("| picture | old `ripple` peak | `dot_grid` amplitude | largest peak ratio | regions |")
+    print("|---|---|---|---|---|")
+    cases = {"dot grid, 3 px": dots(3), "dot grid, 2 px": dots(2), "wobbly dot grid (2.6-3.6 px)": wobbly(0),
+             "wobbly hatch (3-4 px)": wobbly(0, period=3.5, hatch=True), "wobbly dots + white noise, same RMS":
+             wobbly(0) + noise(50), "white noise": noise(0), "pink noise": noise(0, 1.0),
+             "oriented noise (stroke-like)": oriented(0, 0.5), "smooth stripes, 16 px": stripes(16),
+             "smooth stripes, 32 px": stripes(32), "square stripes, 8 px": stripes(8, square=True),
+             "square stripes, 12 px": stripes(12, square=True), "square stripes, 16 px": stripes(16, square=True),
+             "square stripes, 32 px": stripes(32, square=True)}  # fmt: skip
+    for name, texture in cases.items():
+        row(f"{name} (256 px)", painted(texture), gradient(), margin=0, keep=1.0)
+    for name, texture in {"white noise": noise(0, size=64), "oriented noise": oriented(0, 0.5, 64)}.items():
+        row(f"{name} (64 px)", painted(texture), None, margin=0, keep=1.0)
+    for name, crop in real_crops().items():
+        row(f"crop: {name}", crop, None, margin=0, keep=1.0)
+    if PHOTO.exists():
+        default, bold, photo = readme_pictures()
+        for name, picture in {
+            "README picture, defaults": default,
+            "README picture, bold": bold,
+            "the photo": photo,
+        }.items():
+            row(name, picture, photo)
+
+
+if __name__ == "__main__":
+    sys.exit(table())

@@ -47,8 +47,7 @@ def check_clean(status: int, error: str, allowed: tuple[int, ...]) -> None:
 
 @pytest.fixture(scope="module")
 def clip_bytes(tmp_path_factory) -> bytes:
-    from tests.test_video_command import write_clip
-    from tests.test_video_flow import translating_frames
+    from tests.helpers import translating_frames, write_clip
 
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
     return write_clip(path, translating_frames(4, dx=1, dy=0, height=32, width=48)).read_bytes()

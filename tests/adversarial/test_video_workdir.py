@@ -51,9 +51,8 @@ json_values = st.recursive(
 @pytest.fixture(scope="module")
 def finished(tiny_weights, tmp_path_factory) -> dict[str, Any]:
     """A clip, a painting, and the work folder of a finished run (kept with --keep-frames)."""
-    from tests.conftest import _pattern
-    from tests.test_video_command import write_clip
-    from tests.test_video_flow import translating_frames
+    from tests.helpers import pattern as _pattern
+    from tests.helpers import translating_frames, write_clip
 
     folder = tmp_path_factory.mktemp("finished")
     clip = write_clip(folder / "clip.mp4", translating_frames(FRAMES, dx=1, dy=1, height=36, width=48), audio=False)

@@ -13,31 +13,17 @@ from typing import Any
 import pytest
 
 import painterly.api as api
+import painterly.batch.command as batch
 import painterly.batch.executor as executor
 import painterly.cli as cli
 from painterly.batch.manifest import CSV_FILE, JSON_FILE
-from painterly.batch.plan import expand, plan_jobs
+from painterly.batch.plan import plan_jobs
 from painterly.errors import PainterlyError
 
 
 def tiny_options(weights: Path, iterations: int = 2) -> list[str]:
     return ["--size", "32", "--iterations", str(iterations), "--weights", str(weights), "--device", "cpu",
             "--precision", "fp32", "--quiet"]  # fmt: skip
-
-
-@pytest.fixture
-def folders(small_images, tmp_path) -> tuple[Path, Path]:
-    """photos/ with two photos, styles/ with two paintings."""
-    content, style = small_images
-    photos, styles = tmp_path / "photos", tmp_path / "styles"
-    photos.mkdir()
-    styles.mkdir()
-    shutil.copy(content, photos / "one.png")
-    shutil.copy(content, photos / "two.jpg.png")
-    shutil.copy(style, styles / "stripes.png")
-    shutil.copy(content, styles / "smooth.png")
-    (photos / "notes.txt").write_text("not an image, and not an image extension either")
-    return photos, styles
 
 
 def counting(monkeypatch) -> list[str]:
@@ -55,26 +41,6 @@ def counting(monkeypatch) -> list[str]:
 def rows(out: Path) -> dict[str, dict]:
     data = json.loads((out / JSON_FILE).read_text())
     return {row["output"]: row for row in data["pictures"]}
-
-
-def test_plan_names_say_photo_and_painting_and_never_collide(tmp_path) -> None:
-    a, b = tmp_path / "a", tmp_path / "b"
-    a.mkdir()
-    b.mkdir()
-    for folder in (a, b):
-        (folder / "x.png").write_bytes(b"")
-    jobs = plan_jobs([a / "x.png", b / "x.png"], [tmp_path / "s t.jpg"], tmp_path / "out")
-    assert [job.name for job in jobs] == ["x__s t.png", "x-2__s t.png"]
-
-
-def test_expand_reads_folders_and_refuses_missing_or_empty(tmp_path, folders) -> None:
-    photos, _ = folders
-    assert [path.name for path in expand([photos], "photo")] == ["one.png", "two.jpg.png"]
-    with pytest.raises(PainterlyError, match="does not exist"):
-        expand([tmp_path / "nope.png"], "photo")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(PainterlyError, match="holds no image files"):
-        expand([tmp_path / "empty"], "photo")
 
 
 def test_batch_writes_every_pair_a_manifest_and_a_grid_and_loads_the_network_once(
@@ -222,11 +188,6 @@ def test_a_photo_named_like_a_renamed_one_gets_its_own_picture(tiny_weights, sma
     assert {row["content"] for row in rows(out).values()} == {str(path) for path in photos}
     assert cli.main(batch_of(photos, style, out, tiny_weights)) == 0  # a rerun: the same names, nothing redone
     assert set(rows(out)) == set(names)
-
-
-def test_names_never_collide_across_the_separator(tmp_path) -> None:
-    jobs = plan_jobs([tmp_path / "a_.png", tmp_path / "a.png"], [tmp_path / "b.png", tmp_path / "_b.png"], tmp_path)
-    assert len({job.name.lower() for job in jobs}) == 4
 
 
 @pytest.mark.parametrize("role", ["photo", "painting"])
@@ -431,3 +392,26 @@ def test_a_users_file_with_an_outputs_name_is_not_overwritten(tiny_weights, fold
     assert "not recorded in" in line and "Traceback" not in error
     assert (out / "one__stripes.png").read_bytes() == b"my own picture"
     assert rows(out)["one__smooth.png"]["status"] == "done" and "one__stripes.png" not in rows(out)
+
+
+# --- painterly.batch.command called directly ---------------------------------------------------------
+
+
+def test_batch_command_called_directly_paints_the_pair(tiny_weights, small_images, tmp_path) -> None:
+    photo, painting = small_images
+    out = tmp_path / "out"
+    assert batch.batch_command([str(photo), "--style", str(painting), "-o", str(out), *tiny_options(tiny_weights)]) == 0
+    assert (out / "photo__painting.png").is_file()
+    assert rows(out)["photo__painting.png"]["status"] == "done"
+
+
+def test_the_output_folder_checks(tmp_path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    assert batch.prepare_folder(tmp_path / "a" / "b") == tmp_path / "a" / "b" and (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(PainterlyError, match="is a file"):
+        batch.prepare_folder(tmp_path / "file")
+    with pytest.raises(PainterlyError, match="is the photo folder"):
+        batch.check_not_an_input_folder(photos, {"photo": [str(photos)], "painting": []})
+    batch.check_not_an_input_folder(photos / "painted", {"photo": [str(photos)], "painting": []})

@@ -26,7 +26,7 @@ with warnings.catch_warnings():
 from painterly.web.app import StudioConfig, create_app
 from painterly.web.store import FINISHED, JobFiles, JobStore, write_json
 
-PACKAGE = Path(__file__).resolve().parent.parent / "painterly"
+PACKAGE = Path(__file__).resolve().parents[3] / "painterly"
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""`painterly video` end to end with the tiny network on a synthetic clip it makes itself: encoding
-and decoding round trips, audio copy, resume by frame, Ctrl-C, and every bad input's one-line error."""
+"""`painterly video` (painterly.video.command and painterly.video.io) end to end with the tiny network on
+a synthetic clip it makes itself: encoding and decoding round trips, audio copy, resume by frame, Ctrl-C,
+and every bad input's one-line error."""
 
 from __future__ import annotations
 
 import json
 import os
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -16,34 +16,11 @@ pytest.importorskip("cv2")
 
 import painterly.api as api  # noqa: E402
 import painterly.cli as cli  # noqa: E402
+import painterly.video.command as command  # noqa: E402
+from painterly import options  # noqa: E402
 from painterly.errors import PainterlyError  # noqa: E402
 from painterly.video import io  # noqa: E402
-from tests.test_video_flow import translating_frames  # noqa: E402
-
-FPS = Fraction(12)
-
-
-def write_clip(path: Path, frames: list[np.ndarray], *, audio: bool = True) -> Path:
-    """A lossless-enough H.264 clip of ``frames`` with, optionally, a second of AAC sine tone."""
-    container = av.open(str(path), "w")
-    stream = container.add_stream("libx264", rate=FPS)
-    stream.height, stream.width = frames[0].shape[:2]
-    stream.pix_fmt = "yuv420p"
-    stream.options = {"crf": "0"}
-    sound = container.add_stream("aac", rate=8000) if audio else None
-    for array in frames:
-        container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")))
-    container.mux(stream.encode(None))
-    if sound is not None:
-        tone = (0.3 * np.sin(np.arange(8192) / 8000 * 2 * np.pi * 440)).astype(np.float32)[None]
-        for offset in range(0, 8192, 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, offset : offset + 1024]), format="fltp",
-                                               layout="mono")  # fmt: skip
-            frame.sample_rate, frame.pts = 8000, offset
-            container.mux(sound.encode(frame))
-        container.mux(sound.encode(None))
-    container.close()
-    return path
+from tests.helpers import FPS, decoded, translating_frames, video_options, write_clip  # noqa: E402
 
 
 @pytest.fixture
@@ -51,21 +28,10 @@ def clip(tmp_path) -> Path:
     return write_clip(tmp_path / "clip.mp4", translating_frames(8, dx=2, dy=1, height=48, width=64))
 
 
-def tiny(weights: Path, iterations: int = 3) -> list[str]:
-    return ["--size", "32", "--iterations", str(iterations), "--frame-iterations", "2", "--weights", str(weights),
-            "--device", "cpu", "--precision", "fp32", "--quiet"]  # fmt: skip
-
-
 def grey_error(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute difference of the luma (4:2:0 H.264 keeps it, and halves the colour)."""
     luma = np.array([0.299, 0.587, 0.114])
     return float(np.abs(a.astype(float) @ luma - b.astype(float) @ luma).mean())
-
-
-def decoded(path: Path) -> tuple[list[np.ndarray], Fraction, bool]:
-    with av.open(str(path)) as container:
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-        return frames, container.streams.video[0].average_rate, bool(container.streams.audio)
 
 
 def test_probe_and_read_frames_with_start_duration_and_count(clip) -> None:
@@ -95,7 +61,7 @@ def test_video_command_writes_the_clip_with_audio_and_reports_flicker(tiny_weigh
                                                                       capsys) -> None:  # fmt: skip
     out = tmp_path / "out.mp4"
     status = cli.main(["video", str(clip), str(small_images[1]), "-o", str(out), "--frames", "5", "--report",
-                       *tiny(tiny_weights)])  # fmt: skip
+                       *video_options(tiny_weights)])  # fmt: skip
     assert status == 0, capsys.readouterr().err
     frames, rate, audio = decoded(out)
     assert len(frames) == 5 and frames[0].shape == (24, 32, 3) and rate == FPS and audio
@@ -117,7 +83,7 @@ def test_resume_by_frame_and_ctrl_c_keeps_the_frames(tiny_weights, small_images,
         return real(*arguments, **keywords)
 
     monkeypatch.setattr(api, "stylize_with", stylize_with)
-    command = ["video", str(clip), str(small_images[1]), "-o", str(out), "--frames", "6", *tiny(tiny_weights)]
+    command = ["video", str(clip), str(small_images[1]), "-o", str(out), "--frames", "6", *video_options(tiny_weights)]
     assert cli.main(command) == 130
     assert "3 frame(s) done are kept" in capsys.readouterr().err
     state = json.loads((tmp_path / "out.mp4.work" / "state.json").read_text())
@@ -128,7 +94,7 @@ def test_resume_by_frame_and_ctrl_c_keeps_the_frames(tiny_weights, small_images,
     assert len(calls) == 3  # frames 4, 5 and 6 only
     assert (tmp_path / "out.mp4.work" / "frame_00003.png").read_bytes() == kept
     calls.clear()
-    assert cli.main([*command[:-len(tiny(tiny_weights))], "--frames", "7", *tiny(tiny_weights)]) == 0
+    assert cli.main([*command[:-len(video_options(tiny_weights))], "--frames", "7", *video_options(tiny_weights)]) == 0
     assert len(calls) == 1  # a longer clip continues the shorter one
     assert len(decoded(out)[0]) == 7
 
@@ -140,7 +106,7 @@ def test_independent_frames_flicker_more_than_temporal_ones(tiny_weights, small_
         capsys.readouterr()
         status = cli.main(["video", str(clip), str(small_images[1]), "-o", str(tmp_path / f"w{weight}.mp4"),
                            "--report", "--temporal-weight", weight, "--init", "noise", "--frames", "4",
-                           *tiny(tiny_weights, iterations=4)])  # fmt: skip
+                           *video_options(tiny_weights, iterations=4)])  # fmt: skip
         assert status == 0
         line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("flicker:"))
         flicker[weight] = float(line.split()[1])
@@ -169,7 +135,8 @@ def bad_inputs(tmp_path: Path, clip: Path) -> dict[str, tuple[list[str], str]]:
 @pytest.mark.parametrize("case", ["not a video", "missing", "folder", "no video stream"])
 def test_bad_inputs_are_one_line_errors(tiny_weights, small_images, clip, tmp_path, capsys, case) -> None:
     arguments, message = bad_inputs(tmp_path, clip)[case]
-    status = cli.main(["video", *arguments, str(small_images[1]), "-o", str(tmp_path / "o.mp4"), *tiny(tiny_weights)])
+    output = str(tmp_path / "o.mp4")
+    status = cli.main(["video", *arguments, str(small_images[1]), "-o", output, *video_options(tiny_weights)])
     error = capsys.readouterr().err
     assert status == 2 and message in error and len(error.strip().splitlines()) == 1, error
 
@@ -180,7 +147,7 @@ def test_unwritable_outputs_are_refused_before_work(tiny_weights, small_images, 
         (tmp_path / "o.gif", "must end in"),
         (clip, "is the input video"),
     ]:
-        status = cli.main(["video", str(clip), str(small_images[1]), "-o", str(output), *tiny(tiny_weights)])
+        status = cli.main(["video", str(clip), str(small_images[1]), "-o", str(output), *video_options(tiny_weights)])
         error = capsys.readouterr().err
         assert status == 2 and message in error and len(error.strip().splitlines()) == 1, error
 
@@ -191,7 +158,7 @@ def test_a_clip_too_large_for_memory_is_refused_before_decoding(tiny_weights, sm
 
     monkeypatch.setattr(memory, "available_bytes", lambda *a, **k: 10_000_000)
     status = cli.main(["video", str(clip), str(small_images[1]), "-o", str(tmp_path / "o.mp4"),
-                       *tiny(tiny_weights), "--size", "2000", "--scales", "1"])  # fmt: skip
+                       *video_options(tiny_weights), "--size", "2000", "--scales", "1"])  # fmt: skip
     error = capsys.readouterr().err  # one scale: 3 evaluations are enough, only the memory is short
     assert status == 2 and "too large" in error and "needs about" in error, error
     assert len(error.strip().splitlines()) == 1, error
@@ -205,7 +172,7 @@ def test_a_damaged_middle_is_a_clean_error_or_a_shorter_clip(tiny_weights, small
     data[middle : middle + 400] = os.urandom(400)
     damaged.write_bytes(bytes(data))
     status = cli.main(["video", str(damaged), str(small_images[1]), "-o", str(tmp_path / "o.mp4"),
-                       *tiny(tiny_weights)])  # fmt: skip
+                       *video_options(tiny_weights)])  # fmt: skip
     error = capsys.readouterr().err
     assert status in (0, 2) and "Traceback" not in error
     if status == 2:
@@ -245,3 +212,28 @@ def test_read_frames_reports_a_frame_that_cannot_be_decoded(clip, monkeypatch) -
     monkeypatch.setattr(av, "open", opened)
     with pytest.raises(PainterlyError, match="frame 3 cannot be decoded"):
         list(io.read_frames(clip, (48, 64)))
+
+
+# --- painterly.video.command's checks and report, called directly --------------------------------------
+
+
+def test_frame_settings_and_the_frame_checks() -> None:
+    arguments = ["clip.mp4", "painting.png", "-o", "o.mp4", "--iterations", "40", "--scales", "2"]
+    namespace, chosen = options.parse_command_line(command.build_parser(), arguments)
+    first, later = command.frame_settings(chosen, namespace)
+    assert first["iterations"] == 40 and first["scales"] == 2
+    assert later["scales"] == 1 and 1 <= later["iterations"] < 40  # a warped start needs fewer, at full size
+    command.check_frames(first, later, (36, 48))
+    with pytest.raises(PainterlyError, match="too narrow"):
+        command.check_frames(first, later, (4, 200))
+    with pytest.raises(PainterlyError, match="--iterations 1 is too few"):
+        command.check_frames({**first, "iterations": 1}, later, (36, 48))
+
+
+def test_the_report_and_the_unit_of_the_temporal_weight() -> None:
+    records = [{"losses": {"total": 8.0, "style": 2.0}, "flicker": None},
+               {"losses": {"total": 6.0, "style": 4.0}, "flicker": 1.5}]  # fmt: skip
+    assert command.reference_loss(records) == 8.0 and command.reference_loss([]) == 1.0
+    text = command.report_text(records, temporal_weight=100)
+    assert "frames: 2 (temporal weight 100)" in text and "over 1 frame pair(s)" in text
+    assert "style loss: mean 3 over the frames" in text

@@ -23,7 +23,7 @@ from painterly.objective import Objective
 from painterly.runtime import Runtime
 from painterly.terms import TermWeights
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "benchmarks"
 MACHINE = Machine(
     cpu="test CPU", cpu_count=2, torch_threads=2, torch="2", python="3", device="cpu", bf16_native=True

@@ -1,4 +1,7 @@
-"""Layer naming of both networks, and the feature extractor's truncation and pooling."""
+"""Layer naming of both networks (painterly.models.vgg), the feature extractor's truncation and pooling,
+and its stages grouped by block for recomputation (issue 12)."""
+
+from __future__ import annotations
 
 import pytest
 import torch
@@ -83,3 +86,9 @@ def test_wrong_shape_weights_are_refused() -> None:
     weights["conv2_1.weight"] = torch.zeros(128, 32, 3, 3)
     with pytest.raises(PainterlyError, match=r"conv2_1\.weight has shape"):
         VGGFeatures(VGG16, weights, ["conv2_1"])
+
+
+def test_stages_are_grouped_by_block_with_their_pooling() -> None:
+    from painterly.models.vgg import group_by_block
+
+    assert group_by_block(VGG16.layer_names()[:6]) == [["relu1_1", "relu1_2", "pool1"], ["relu2_1", "relu2_2", "pool2"]]

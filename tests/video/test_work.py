@@ -1,9 +1,6 @@
-"""The video work folder (``OUT.mp4.work/``) and the inputs of ``painterly video`` under hostile
-conditions: files the user put in the folder, damaged state.json and frames, FIFOs given as a
-clip or a painting, and the words of the errors about the frames' size and iterations.
-
-Each test failed before its fix (issue 20): user files were deleted, a FIFO clip hung, a damaged
-state was a traceback on every rerun, and a too-narrow clip was called "too large"."""
+"""The video work folder (``OUT.mp4.work/``, painterly.video.work) and the inputs of ``painterly video``
+under hostile conditions: files the user put in the folder, damaged state.json and frames, FIFOs given
+as a clip or a painting, and the words of the errors about the frames' size and iterations."""
 
 from __future__ import annotations
 
@@ -18,8 +15,7 @@ av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
 import painterly.cli as cli  # noqa: E402
-from tests.test_video_command import decoded, tiny, write_clip  # noqa: E402
-from tests.test_video_flow import translating_frames  # noqa: E402
+from tests.helpers import decoded, translating_frames, video_options, write_clip  # noqa: E402
 
 
 @pytest.fixture
@@ -28,7 +24,8 @@ def clip(tmp_path) -> Path:
 
 
 def run(clip: Path, painting: Path, out: Path, weights: Path, *extra: str) -> int:
-    return cli.main(["video", str(clip), str(painting), "-o", str(out), "--frames", "3", *tiny(weights), *extra])
+    arguments = ["video", str(clip), str(painting), "-o", str(out), "--frames", "3"]
+    return cli.main([*arguments, *video_options(weights), *extra])
 
 
 def one_line(error: str) -> bool:
@@ -173,8 +170,8 @@ def test_a_fifo_is_refused_without_hanging(role, tiny_weights, small_images, cli
 
 def test_frames_too_narrow_are_not_called_too_large(tiny_weights, small_images, tmp_path, capsys) -> None:
     wide = write_clip(tmp_path / "wide.mp4", translating_frames(3, dx=1, dy=0, height=16, width=200), audio=False)
-    status = cli.main(["video", str(wide), str(small_images[1]), "-o", str(tmp_path / "o.mp4"), *tiny(tiny_weights),
-                       "--size", "64"])  # fmt: skip
+    status = cli.main(["video", str(wide), str(small_images[1]), "-o", str(tmp_path / "o.mp4"),
+                       *video_options(tiny_weights), "--size", "64"])  # fmt: skip
     error = capsys.readouterr().err
     assert status == 2 and one_line(error), error
     assert "too large" not in error and "too narrow" in error and "--size" in error
@@ -187,8 +184,8 @@ def test_frames_too_narrow_are_not_called_too_large(tiny_weights, small_images, 
 )  # fmt: skip
 def test_too_few_iterations_are_not_called_too_large(extra, named, tiny_weights, small_images, clip, tmp_path,
                                                      capsys) -> None:  # fmt: skip
-    status = cli.main(["video", str(clip), str(small_images[1]), "-o", str(tmp_path / "o.mp4"), *tiny(tiny_weights),
-                       "--size", "64", *extra])  # fmt: skip
+    status = cli.main(["video", str(clip), str(small_images[1]), "-o", str(tmp_path / "o.mp4"),
+                       *video_options(tiny_weights), "--size", "64", *extra])  # fmt: skip
     error = capsys.readouterr().err
     assert status == 2 and one_line(error), error
     assert "too large" not in error and named in error and "3 scales" in error

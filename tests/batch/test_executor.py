@@ -22,7 +22,7 @@ from painterly.experiments.runner import run_grid  # noqa: E402
 from painterly.experiments.spec import load_spec, make_pairs  # noqa: E402
 from painterly.experiments.store import IMAGE_FILE, RESULT_FILE  # noqa: E402
 from painterly.models.weights import load_weights_file  # noqa: E402
-from tests.test_experiments_runner import tiny_spec  # noqa: E402
+from tests.helpers import tiny_spec  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,12 @@
-"""Hardening of ``painterly experiment`` (issues 9 and 13): typed events, damaged run folders,
-failures that are not PainterlyErrors, an output folder that cannot be made, Ctrl-C with worker
-processes, two commands sharing one output folder, and what a run's time measures."""
+"""Running grids (painterly.experiments.runner) with the tiny network: resume logic, parallel jobs, one
+grid end to end; and its hardening (issues 9 and 13): typed events, damaged run folders, failures that
+are not PainterlyErrors, an output folder that cannot be made, Ctrl-C with worker processes, two
+commands sharing one output folder, and what a run's time measures."""
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import pickle
@@ -16,14 +18,168 @@ import time
 from pathlib import Path
 
 import pytest
-from test_experiments_runner import counting_stylize, plan, tiny_spec
 
 import painterly.cli as cli
 import painterly.experiments.runner as runner
 import painterly.experiments.store as store
-from painterly.experiments.grid import Run
+from painterly.experiments.grid import Run, plan_runs
+from painterly.experiments.progress import GridProgress
+from painterly.experiments.runner import run_grid
+from painterly.experiments.spec import load_spec, make_pairs
+from painterly.experiments.store import RESULT_FILE, code_fingerprint, is_finished, read_run
+from tests.helpers import tiny_spec
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+
+def plan(folder: Path, weights: Path, images: tuple[Path, Path]) -> list[Run]:
+    runs, _ = plan_runs(load_spec(tiny_spec(folder, weights)), make_pairs([images]), folder / "out")
+    return runs
+
+
+def counting_stylize(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count the runs the runner stylizes (in this process); its warm-ups (no callback) do not count."""
+    calls: list[str] = []
+    real = runner.stylize
+
+    def stylize(*arguments, **options):
+        if options.get("callback") is not None:
+            calls.append(options["optimizer"])
+        return real(*arguments, **options)
+
+    monkeypatch.setattr(runner, "stylize", stylize)
+    return calls
+
+
+def test_a_finished_run_is_skipped_and_a_partial_one_reruns(tiny_weights, small_images, tmp_path, monkeypatch) -> None:
+    calls = counting_stylize(monkeypatch)
+    runs = plan(tmp_path, tiny_weights, small_images)
+    first = run_grid(runs)
+    assert calls == ["lbfgs", "adam"] and len(first.finished) == 2 and not first.failed
+    assert all(is_finished(run.directory, run.key) for run in runs)
+
+    again = run_grid(runs)
+    assert calls == ["lbfgs", "adam"] and len(again.skipped) == 2 and not again.finished
+
+    lbfgs, adam = runs
+    (lbfgs.directory / RESULT_FILE).unlink()  # as if killed before its result was written
+    summary = json.loads((adam.directory / RESULT_FILE).read_text())
+    summary["key"] = "0" * 64  # a result that belongs to other settings
+    (adam.directory / RESULT_FILE).write_text(json.dumps(summary))
+    third = run_grid(runs)
+    assert calls == ["lbfgs", "adam", "lbfgs", "adam"] and len(third.finished) == 2
+    assert read_run(lbfgs.directory).summary["key"] == lbfgs.key
+
+    summary = json.loads((adam.directory / RESULT_FILE).read_text())
+    assert summary["code"] == code_fingerprint()
+    summary["code"] = "older code"
+    (adam.directory / RESULT_FILE).write_text(json.dumps(summary))
+    assert len(run_grid(runs).skipped) == 2  # reused by default ...
+    assert len(run_grid(runs, rerun_stale=True).finished) == 1  # ... recomputed on request
+    assert calls[-1] == "adam" and len(calls) == 5
+
+
+def test_an_interrupted_grid_resumes(tiny_weights, small_images, tmp_path, monkeypatch) -> None:
+    runs = plan(tmp_path, tiny_weights, small_images)
+    real = runner.stylize
+
+    def interrupted_adam(*arguments, **options):
+        if options["optimizer"] == "adam":
+            raise KeyboardInterrupt
+        return real(*arguments, **options)
+
+    monkeypatch.setattr(runner, "stylize", interrupted_adam)
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(runs)
+    assert is_finished(runs[0].directory, runs[0].key) and not is_finished(runs[1].directory, runs[1].key)
+    monkeypatch.setattr(runner, "stylize", real)
+    calls = counting_stylize(monkeypatch)
+    outcome = run_grid(runs)
+    assert calls == ["adam"] and [run.key for run in outcome.skipped] == [runs[0].key]
+
+
+def test_parallel_jobs_write_the_same_files(tiny_weights, small_images, tmp_path) -> None:
+    runs = plan(tmp_path, tiny_weights, small_images)
+    events: list[runner.Event] = []
+    outcome = run_grid(runs, jobs=2, events=events.append)
+    assert not outcome.failed and len(outcome.finished) == 2
+    kinds = {type(event) for event in events}
+    assert kinds >= {runner.GridStarted, runner.RunStarted, runner.RunProgress, runner.RunFinished}
+    for run in runs:
+        record = read_run(run.directory)
+        assert record.summary["threads"] >= 1 and len(record.history) == 5
+
+
+def test_tiny_grid_end_to_end(tiny_weights, small_images, tmp_path, capsys, monkeypatch) -> None:
+    content, style = small_images
+    spec = tiny_spec(tmp_path, tiny_weights, iterations=12)
+    out = tmp_path / "results"
+    arguments = ["experiment", str(spec), "--pairs", f"{content}:{style}", "--out", str(out), "--spike-factor", "1.5"]
+    assert cli.main(arguments) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "grid: 2 run(s), 0 finished earlier, 2 to run" in err and "report:" in err
+
+    folder = out / "tiny"
+    for name in ("losses", "loss_terms", "images", "snapshots_photo__painting"):
+        assert (folder / f"{name}.png").stat().st_size > 1000
+        assert (folder / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    markdown = (folder / "report.md").read_text()
+    page = (folder / "report.html").read_text()
+    assert "# Tiny grid" in markdown and "The reference study found: nothing in particular" in markdown
+    assert "| photo × painting | L-BFGS |" in markdown and "| photo × painting | Adam |" in markdown
+    assert "Seed: 0 (all runs)" in markdown and "Evaluation budget: 12 objective evaluations" in markdown
+    assert "above 1.5x the lowest loss" in markdown and "![losses](losses.png)" in markdown
+    assert f"source fingerprint {code_fingerprint()} (all runs)" in markdown and "colourfulness" in markdown
+    assert page.count("data:image/png;base64,") == 4 and "<table>" in page
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [run["setting"] for run in summary["runs"]] == ["L-BFGS", "Adam"]
+    for run in summary["runs"]:
+        directory = folder / run["folder"]
+        csv_lines = (directory / "history.csv").read_text().splitlines()
+        assert csv_lines[0] == "evaluation,scale,height,width,content_loss,style_loss,total_loss,seconds"
+        assert len(csv_lines) == 13
+        history = json.loads((directory / "history.json").read_text())
+        assert len(history["history"]) == 12 and history["final_losses"] == run["final_losses"]
+        assert (directory / "image.png").is_file() and (directory / "snapshots" / "eval_000010.png").is_file()
+    lowest = min(summary["runs"], key=lambda run: run["final_losses"]["total"])
+    assert lowest["evaluations_to_reach"] is not None
+
+    calls = counting_stylize(monkeypatch)
+    assert cli.main(arguments) == 0
+    assert calls == [] and "2 finished earlier" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_grid_progress_shows_the_grid_and_each_run(terminal: bool) -> None:
+    stream = _Terminal() if terminal else io.StringIO()
+    progress = GridProgress(stream)
+    summary = {"seconds": 1.0, "final_losses": {"total": 12.5}}
+    for event in [
+        runner.GridStarted(total=4, skipped=1),
+        runner.RunSkipped(key="a", name="p · one"),
+        runner.RunStarted(key="b", name="p · two", total=20),
+        runner.RunStarted(key="c", name="p · three", total=20),
+        runner.RunWaiting(key="d", name="p · four"),
+        *(runner.RunProgress(key="b", evaluation=n, total=20, loss=1.0, seconds=n) for n in range(1, 21)),
+        runner.RunFinished(key="b", name="p · two", summary=summary),
+        runner.RunFailed(key="c", name="p · three", error="out of memory"),
+        runner.RunFinishedElsewhere(key="d", name="p · four"),
+    ]:
+        progress(event)
+    progress.close()
+    text = stream.getvalue()
+    assert "done p · two in 1.0 s, total loss 12.5" in text and "FAILED p · three: out of memory" in text
+    assert "waiting for p · four: another painterly process is computing it" in text
+    assert "skip p · four (finished by another painterly process)" in text
+    if not terminal:
+        assert "grid: 4 run(s), 1 finished earlier, 3 to run" in text and "evaluation 20/20" in text
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
 
 # A grid for the subprocess tests: two quick runs and two long ones.
 SLOW_GRID = """
@@ -86,8 +242,6 @@ class LineCollector:
 
 
 # --- A: typed events ---------------------------------------------------------------------------
-
-
 def test_events_are_frozen_dataclasses_that_pickle() -> None:
     summary = {"seconds": 1.0, "final_losses": {"total": 2.0}}
     events = [
@@ -117,8 +271,6 @@ def test_a_grid_sends_typed_events(tiny_weights, small_images, tmp_path) -> None
 
 
 # --- B: damaged run folders --------------------------------------------------------------------
-
-
 def _truncate(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
@@ -159,8 +311,6 @@ def test_a_damaged_run_is_recomputed(damage, rerun_stale, tiny_weights, small_im
 
 
 # --- C: an error that is not a PainterlyError --------------------------------------------------
-
-
 def test_an_unexpected_error_fails_one_run_and_the_grid_goes_on(
     tiny_weights, small_images, tmp_path, capsys, monkeypatch
 ) -> None:
@@ -185,8 +335,6 @@ def test_an_unexpected_error_fails_one_run_and_the_grid_goes_on(
 
 
 # --- D: an output folder that cannot be made ---------------------------------------------------
-
-
 def test_an_out_folder_under_a_file_is_one_line(tiny_weights, small_images, tmp_path, capsys) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -212,8 +360,6 @@ def test_an_out_folder_in_a_read_only_folder_is_one_line(tiny_weights, small_ima
 
 
 # --- E: Ctrl-C with worker processes -----------------------------------------------------------
-
-
 @pytest.mark.parametrize("target", ["process group", "parent alone"])
 def test_ctrl_c_with_two_jobs_is_quiet_and_keeps_finished_runs(target, tiny_weights, small_images, tmp_path) -> None:
     spec = slow_spec(tmp_path, tiny_weights, [3, 100000])
@@ -241,8 +387,6 @@ def test_ctrl_c_with_two_jobs_is_quiet_and_keeps_finished_runs(target, tiny_weig
 
 
 # --- F: two commands sharing one output folder -------------------------------------------------
-
-
 def test_a_run_locked_by_another_process_is_waited_for(tiny_weights, small_images, tmp_path, monkeypatch) -> None:
     calls = counting_stylize(monkeypatch)
     lbfgs, adam = runs = plan(tmp_path, tiny_weights, small_images)
@@ -279,8 +423,6 @@ def test_two_commands_share_one_out_folder(tiny_weights, small_images, tmp_path)
 
 
 # --- G: what a run's time measures -------------------------------------------------------------
-
-
 def test_each_process_warms_up_once_before_its_first_run(tiny_weights, small_images, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(runner, "_warmed", set())
     seen: list[tuple[str, int]] = []
