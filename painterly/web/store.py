@@ -197,16 +197,23 @@ class JobStore:
                 found.append((_created(entry), entry.name))
         return [job_id for _, job_id in sorted(found, reverse=True)]
 
-    def remove(self, job_id: str) -> None:
-        """Move the folder out of sight at once, then delete it."""
+    def remove(self, job_id: str) -> bool:
+        """Move the folder out of sight at once, then delete it; False when it was already gone.
+
+        Two clients may delete one job at the same moment: the move is atomic, so exactly one of
+        them moves the folder and the other finds it gone (never a half-deleted job, never a 500)."""
         folder = self.folder(job_id)
         if folder is None:
-            return
+            return False
         trash = self.root / ".trash"
         trash.mkdir(exist_ok=True)
         target = trash / f"{job_id}-{secrets.token_hex(4)}"
-        os.replace(folder, target)
+        try:
+            os.replace(folder, target)
+        except FileNotFoundError:
+            return False
         shutil.rmtree(target, ignore_errors=True)
+        return True
 
     # --- state ------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ folders in the cache)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
@@ -138,10 +139,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.fixture
-def server(tmp_path: Path, home: Path) -> Iterator[Server]:
-    root = tmp_path / "www"
-    root.mkdir()
+@contextlib.contextmanager
+def http_folder(root: Path) -> Iterator[tuple[str, list[str], Callable[[], None]]]:
+    """A real HTTP server on 127.0.0.1 serving ``root``: (its URL, the paths asked for, stop).
+
+    ``/short/NAME`` answers with a Content-Length it does not honour (a download cut short)."""
     requests: list[str] = []
 
     class Handler(SimpleHTTPRequestHandler):
@@ -170,9 +172,19 @@ def server(tmp_path: Path, home: Path) -> Iterator[Server]:
             httpd.shutdown()
             httpd.server_close()
 
-    yield Server(root, f"http://127.0.0.1:{httpd.server_address[1]}", requests, stop)
-    stop()
-    thread.join(5)
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", requests, stop
+    finally:
+        stop()
+        thread.join(5)
+
+
+@pytest.fixture
+def server(tmp_path: Path, home: Path) -> Iterator[Server]:
+    root = tmp_path / "www"
+    root.mkdir()
+    with http_folder(root) as (url, requests, stop):
+        yield Server(root, url, requests, stop)
 
 
 # --- catalogue and cache folder --------------------------------------------------------------
@@ -633,31 +645,8 @@ def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
 def answerer(tmp_path: Path) -> Iterator[Answerer]:
     root = tmp_path / "www"
     root.mkdir()
-    requests: list[str] = []
-
-    class Handler(SimpleHTTPRequestHandler):
-        def do_GET(self) -> None:
-            requests.append(self.path)
-            super().do_GET()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    stopped = False
-
-    def stop() -> None:
-        nonlocal stopped
-        if not stopped:
-            stopped = True
-            httpd.shutdown()
-            httpd.server_close()
-
-    yield Answerer(root, f"http://127.0.0.1:{httpd.server_address[1]}", requests, stop)
-    stop()
-    thread.join(5)
+    with http_folder(root) as (url, requests, stop):
+        yield Answerer(root, url, requests, stop)
 
 
 def damage(path: Path, count: int = 64 * 1024) -> None:

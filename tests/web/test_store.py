@@ -267,3 +267,19 @@ def test_a_restarted_server_starts_with_a_damaged_job_json(tiny_weights: Path, t
             assert [job["state"] for job in listed] == ["damaged"]
             time.sleep(0.3)
             assert read_json(folder / "state.json")["state"] == "failed"  # never run
+
+
+def test_two_clients_deleting_one_job_at_once_get_200_and_404_never_500(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both requests found the folder; the first moved it to the trash before the second could.
+
+    The race the concurrent-clients property test met once in CI (a 500 without a body)."""
+    job_id, folder = _job(client, tmp_path / "jobs")
+    store = JobStore(tmp_path / "jobs")
+    monkeypatch.setattr(store, "folder", lambda _job_id: folder)  # as both clients saw it
+    assert store.remove(job_id) is True
+    assert store.remove(job_id) is False  # gone meanwhile: no FileNotFoundError
+    assert not folder.exists()
+    late = client.delete(f"/api/jobs/{job_id}")
+    assert late.status_code == 404 and "may have been deleted" in one_line(late)

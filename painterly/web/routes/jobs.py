@@ -74,7 +74,8 @@ async def delete(job_id: str, studio: StudioDep) -> dict[str, Any]:
         deadline = time.monotonic() + CANCEL_GRACE_SECONDS + 3
         while dispatcher.running(job_id) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-    await run_in_threadpool(studio.store.remove, job_id)
+    if not await run_in_threadpool(studio.store.remove, job_id):
+        raise no_job(job_id)  # another client deleted it meanwhile
     return {"deleted": job_id}
 
 
@@ -100,4 +101,6 @@ async def resume(job_id: str, studio: StudioDep) -> dict[str, Any]:
         raise refuse(429, str(error)) from None
     except PainterlyError as error:
         raise refuse(409, str(error)) from None
+    except FileNotFoundError:  # another client deleted the job meanwhile: nothing was queued
+        raise no_job(job_id) from None
     return studio.view(job_id)
