@@ -54,11 +54,18 @@ def open_regular_file(path: str | os.PathLike) -> BinaryIO:
         raise
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
 def file_kind(mode: int) -> str:
-    """What a non-regular file is, in words, for error messages."""
-    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))  # fmt: skip
-    return next((words for test, words in kinds if test(mode)), "not a regular file")
+    """What a non-regular file is, in words, for error messages (the one table painterly words them by)."""
+    return next((words for test, words in _KINDS if test(mode)), "an unusual kind of file")
 
 
 def sha256_of_file(path: str | os.PathLike) -> str:

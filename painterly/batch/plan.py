@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from painterly.errors import PainterlyError
-from painterly.hashing import file_kind
+from painterly.models.files import special_file_kind
 
 #: Extensions a folder is searched for (a file named explicitly may have any extension).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -68,14 +67,9 @@ def expand(arguments: Sequence[str | os.PathLike], role: str) -> list[Path]:
 def _regular_file(path: Path, role: str) -> Path:
     """``path`` when it is a regular file (or a link to one); a FIFO, device or socket is refused
     before anything reads it, because reading one would block for ever (or never end)."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as error:
-        raise PainterlyError(f"cannot read the {role} {path}: {error.strerror or error}") from None
-    if not stat.S_ISREG(mode):
-        raise PainterlyError(
-            f"{role} {path} is not a regular file (it is {file_kind(mode)}); give an image file or a folder of images"
-        )
+    kind = special_file_kind(path)
+    if kind is not None:
+        raise PainterlyError(f"{role} {path} is not a regular file ({kind}); give an image file or a folder of images")
     return path
 
 

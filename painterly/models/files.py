@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 
 from painterly.atomic import atomic_path
 from painterly.errors import PainterlyError
+from painterly.hashing import file_kind
 
 SAFETENSORS = "safetensors"
 TORCH = "torch"
@@ -26,13 +27,6 @@ TORCH = "torch"
 # :func:`write_safetensors` so that damage to the tensor data is noticed when the file is read.
 TENSORS_HASH_KEY = "painterly_tensors_sha256"
 
-_SPECIAL_KINDS = (
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISDIR, "a folder"),
-)
 
 
 def special_file_kind(path: str | os.PathLike) -> str | None:
@@ -45,9 +39,7 @@ def special_file_kind(path: str | os.PathLike) -> str | None:
         mode = os.stat(path).st_mode
     except (OSError, ValueError):
         return None
-    if stat.S_ISREG(mode):
-        return None
-    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), "an unusual kind of file")
+    return None if stat.S_ISREG(mode) else file_kind(mode)
 
 
 def require_regular_file(path: Path, *, what: str, advice: str) -> None:

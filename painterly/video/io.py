@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -51,17 +50,13 @@ def check_regular_file(path: Path, role: str) -> None:
 
     Opening a FIFO blocks until something writes to it, and a device (``/dev/zero``) never ends:
     either would hang the command (FFmpeg's open, or the SHA-256 of the work folder's key)."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise PainterlyError(f"{role} {path} does not exist") from None
-    except OSError as error:
-        raise PainterlyError(f"cannot read {role} {path}: {error.strerror or error}") from None
-    if stat.S_ISDIR(mode):
-        raise PainterlyError(f"{role} {path} is a folder; give a file")
-    if not stat.S_ISREG(mode):
-        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
-        raise PainterlyError(f"{role} {path} is {kind}, not a regular file; give a file")
+    from painterly.models.files import special_file_kind
+
+    if not path.exists():
+        raise PainterlyError(f"{role} {path} does not exist; check the path")
+    kind = special_file_kind(path)
+    if kind is not None:
+        raise PainterlyError(f"{role} {path} is not a regular file ({kind}); give a file")
 
 
 def _open(path: Path) -> Any:

@@ -127,7 +127,7 @@ def bad_inputs(tmp_path: Path, clip: Path) -> dict[str, tuple[list[str], str]]:
     return {
         "not a video": ([str(text)], "is not a video"),
         "missing": ([str(tmp_path / "nope.mp4")], "does not exist"),
-        "folder": ([str(tmp_path)], "is a folder"),
+        "folder": ([str(tmp_path)], "is not a regular file (a folder)"),
         "no video stream": ([str(sound)], "no video stream"),
     }
 
