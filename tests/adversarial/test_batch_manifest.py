@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -36,10 +36,10 @@ import painterly.batch.executor as executor
 import painterly.cli as cli
 from painterly.batch.lock import LOCK_FILE
 from painterly.batch.manifest import JSON_FILE, Entry, Manifest, parse_row
+from tests.adversarial import budget
 
-FAST = settings(max_examples=80, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])  # fmt: skip
-SLOW = settings(FAST, max_examples=8)
+FAST = budget(80)
+SLOW = budget(8)
 FIELDS = [field for field in Entry.__dataclass_fields__]
 counter = itertools.count()
 
@@ -185,7 +185,7 @@ def recorded(out: Path) -> set[str]:
     return {row["output"] for row in json.loads((out / JSON_FILE).read_text())["pictures"] if row["status"] == "done"}
 
 
-@settings(SLOW, max_examples=4)
+@budget(4)
 @given(at=st.integers(0, 3), other_settings=st.booleans())
 def test_a_second_batch_started_at_any_picture_is_refused(
     tiny_weights, tmp_path, monkeypatch, capsys, at: int, other_settings: bool

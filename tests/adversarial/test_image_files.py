@@ -24,23 +24,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
 from painterly.errors import PainterlyError
 from painterly.image import MIN_SIDE, load_image
+from tests.adversarial import budget
 
 MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F")
 FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif", "GIF": ".gif"}
 BYTES_PER_PIXEL = {"L": 1, "LA": 2, "P": 1, "RGB": 3, "RGBA": 4, "CMYK": 4, "I;16": 2, "I": 4, "F": 4}
-BUDGET = settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    database=None,  # nothing written into the working tree
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+BUDGET = budget(60)
 
 small = st.tuples(st.integers(1, 48), st.integers(1, 48))
 strip = st.tuples(st.integers(1, 9), st.integers(500, 3000)).flatmap(lambda pair: st.sampled_from([pair, pair[::-1]]))

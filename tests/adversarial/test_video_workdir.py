@@ -23,21 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import painterly.cli as cli
+from tests.adversarial import budget
 
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
-BUDGET = settings(
-    max_examples=12,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+BUDGET = budget(12)
 FRAMES = 3
 SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}  # tolerated (and kept): painterly.video.work
 counter = itertools.count()
