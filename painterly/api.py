@@ -31,13 +31,14 @@ from painterly.color import ColorControl
 from painterly.errors import PainterlyError
 from painterly.image import ImageSource, fit_long_side, image_size, load_image, resize
 from painterly.initialization import initial_image, upsample_result
+from painterly.jitter import Jitter
 from painterly.margin import Canvas, scaled_margin
 from painterly.masks import RegionMasks, load_region_masks
 from painterly.memory import RunShape, choose_recompute
 from painterly.models.weights import ProgressCallback
 from painterly.network import Network, load_weights
 from painterly.objective import Objective, check_terms_finite
-from painterly.optimize import optimize_image
+from painterly.optimize import Levers, optimize_image
 from painterly.result import Finisher, HistoryRecord, Iterate, Recorder, StylizeResult
 from painterly.runtime import resolve_runtime
 from painterly.schedule import Scale, plan_scales
@@ -45,7 +46,7 @@ from painterly.styles import load_styles, style_blend_weights, style_sources
 from painterly.terms import LossValues, Term, TermWeights
 
 __all__ = ["ExtraLoss", "HistoryRecord", "Inputs", "Iterate", "StylizeResult", "build_network", "plan_run",
-           "prepare_inputs", "run_scales", "stylize", "stylize_with"]  # fmt: skip
+           "plan_run_network", "prepare_inputs", "run_scales", "stylize", "stylize_with"]  # fmt: skip
 
 
 def stylize(
@@ -76,6 +77,10 @@ def stylize(
     optimizer: Literal["lbfgs", "adam"] = "lbfgs",
     bounds: Literal["inside", "after"] = "inside",
     learning_rate: float | None = None,
+    jitter: int = 0,
+    jitter_every: int = 25,
+    average: float = 0.0,
+    pyramid: int = 0,
     iterations: int = 500,
     init: str = "content",
     seed: int = 0,
@@ -129,7 +134,7 @@ def stylize_with(
     term to the objective at every scale (e.g. the temporal loss of a video frame).
     """
     weights = TermWeights.from_settings(network, settings, inputs.blend)
-    plan = plan_run(inputs, network, weights, settings)
+    plan, network = plan_run_network(inputs, network, weights, settings)  # this run's view of the network
     settings = {
         **settings,
         "scales": [[scale.height, scale.width, scale.evaluations] for scale in plan],
@@ -237,9 +242,26 @@ def plan_run(inputs: Inputs, network: Network, weights: TermWeights, settings: d
     """The coarse-to-fine scales of the run; refuses, before allocating anything large, a run that
     would not fit in memory or whose photo is too narrow for the network at this size.
 
-    It also sets ``network.recompute`` for this run, by the ``memory`` option
-    (:func:`painterly.memory.choose_recompute`: with "auto", only when the run would not fit
-    otherwise), so a network shared by several pictures runs each one the way it fits."""
+    ``network`` is not changed (the studio's preflight and video check on a network that runs
+    use too); :func:`plan_run_network` also gives the run the network it runs on."""
+    return _plan_run(inputs, network, weights, settings)[0]
+
+
+def plan_run_network(
+    inputs: Inputs, network: Network, weights: TermWeights, settings: dict[str, Any]
+) -> tuple[list[Scale], Network]:
+    """:func:`plan_run`'s scales, and ``network`` as this run uses it: activations recomputed or not
+    by the ``memory`` option (:func:`painterly.memory.choose_recompute`: with "auto", only when the
+    run would not fit otherwise), on a view of its own (:meth:`Network.with_recompute`), so a network
+    shared by several pictures runs each one the way it fits and is never changed by one of them."""
+    plan, recompute = _plan_run(inputs, network, weights, settings)
+    return plan, network.with_recompute(recompute)
+
+
+def _plan_run(
+    inputs: Inputs, network: Network, weights: TermWeights, settings: dict[str, Any]
+) -> tuple[list[Scale], bool]:
+    """The scales, and whether the run recomputes activations to fit; refuses what does not fit."""
     photo_height, photo_width = image_size(inputs.photo)
     height, width = fit_long_side(photo_height, photo_width, settings["size"])
     if min(height, width) < options.MIN_SIDE:
@@ -252,14 +274,30 @@ def plan_run(inputs: Inputs, network: Network, weights: TermWeights, settings: d
         device_type=network.runtime.device.type, style_scale=settings["style_scale"],
         margin=settings["margin"],  # the final scale's, on every side
     )  # fmt: skip
-    network.recompute = choose_recompute(shape, height, width, settings["memory"])
-    return plan
+    return plan, choose_recompute(shape, height, width, settings["memory"])
 
 
 def scale_canvases(plan: list[Scale], margin: int) -> list[Canvas]:
     """The canvas of each scale: its size and ``margin`` scaled like it (:mod:`painterly.margin`)."""
     final = plan[-1].long_side
     return [Canvas(scale.height, scale.width, scaled_margin(margin, scale.long_side, final)) for scale in plan]
+
+
+def scale_levers(
+    settings: dict[str, Any], canvas: Canvas, final_long_side: int, views: torch.Generator, device: torch.device
+) -> Levers:
+    """The path levers of one scale (:class:`~painterly.optimize.Levers`): the jitter's reach scaled
+    like the margin (at least 1 px), its views drawn from ``views``."""
+    reach = scaled_margin(settings["jitter"], max(canvas.inner), final_long_side)
+    reach = min(reach, min(canvas.size) - 1)
+    jitter = Jitter.make(reach, canvas.size, views, device) if reach >= 1 else None
+    return Levers(
+        jitter=jitter,
+        generator=views,
+        restart_every=settings["jitter_every"],
+        average=settings["average"],
+        pyramid=settings["pyramid"],
+    )
 
 
 def _too_narrow(height: int, width: int, size: int) -> str:
@@ -291,6 +329,7 @@ def run_scales(
     edges, and hands on the picture without it.
     """
     generator = torch.Generator().manual_seed(settings["seed"])
+    views = torch.Generator().manual_seed(settings["seed"])  # the jitter's own, so the init is unchanged
     current: torch.Tensor | None = None
     final_values: LossValues | None = None
     stop_reasons: list[str] = []
@@ -298,9 +337,11 @@ def run_scales(
     for index, (scale, canvas) in enumerate(zip(plan, canvases, strict=True), start=1):
         size = canvas.inner
         own = [extra_loss(canvas)] if extra_loss is not None else []
+        levers = scale_levers(settings, canvas, plan[-1].long_side, views, network.runtime.device)
         objective = Objective(
-            network, weights, inputs.photo, inputs.paintings, size, inputs.masks, terms=own, margin=canvas.margin
-        )
+            network, weights, inputs.photo, inputs.paintings, size, inputs.masks,
+            terms=own, margin=canvas.margin, jitter=levers.jitter,
+        )  # fmt: skip
         evaluate = objective if settings["compile"] == "off" else objective.compiled(settings["compile"])
         if current is not None:
             first = upsample_result(current.cpu(), inputs.photo, size)
@@ -318,6 +359,7 @@ def run_scales(
             tolerance=settings["tolerance"],
             bounds=settings["bounds"],
             on_evaluation=recorder,
+            levers=levers,
         )
         check_terms_finite(outcome.best_terms, settings)
         current, final_values = canvas.crop(outcome.best_image), outcome.best_terms

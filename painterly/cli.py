@@ -19,12 +19,10 @@ from painterly import options
 from painterly.errors import PainterlyError
 from painterly.interrupts import deferred_interrupts, handling_interrupts, raise_deferred
 from painterly.presets import PRESETS
+from painterly.runs.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USER_ERROR
 
 if TYPE_CHECKING:
     from painterly.result import Iterate, StylizeResult
-
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None, *, restore_signals: bool = True) -> int:
@@ -53,7 +51,7 @@ def main(argv: Sequence[str] | None = None, *, restore_signals: bool = True) -> 
                 "painterly: error: out of memory; use a smaller --size, --precision bf16 or --device cpu",
                 file=sys.stderr,
             )
-            return 1
+            return EXIT_FAILED
 
 
 def _command(arguments: list[str]) -> int:

@@ -8,12 +8,15 @@ convention (Caffe: BGR, 0..255 minus the mean; torchvision: ImageNet mean and st
 here, so a learning rate means the same for every network.
 
 ``recompute`` (see :mod:`painterly.models.vgg`) trades time for memory: each VGG block's
-activations are recomputed in the backward pass instead of kept. :func:`painterly.api.plan_run`
-turns it on for a run that would not fit otherwise (the ``memory`` option).
+activations are recomputed in the backward pass instead of kept. A run that would not fit
+otherwise (the ``memory`` option, :func:`painterly.api.plan_run_network`) runs on a view of the
+network with it on (:meth:`Network.with_recompute`): the network itself, which other runs may
+share, is not changed.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Literal
 
@@ -68,6 +71,17 @@ class Network:
     @recompute.setter
     def recompute(self, on: bool) -> None:
         self.encoder.recompute = on
+
+    def with_recompute(self, on: bool) -> Network:
+        """This network for one run, with ``recompute`` set to ``on``: a view sharing the weights,
+        layers and modules (nothing large is copied), whose flag is its own, so a run never changes
+        the network other runs share. The network itself when its flag is already ``on``."""
+        if self.recompute == on:
+            return self
+        view = copy.copy(self)
+        view.encoder = copy.copy(self.encoder)  # shares the stages and their parameters
+        view.encoder.recompute = on
+        return view
 
     def resolve(self, name: str) -> str:
         """The canonical name of a layer (``conv4_2`` -> ``relu4_2``); an unknown name is an error."""

@@ -27,6 +27,7 @@ import torch
 
 from painterly.errors import PainterlyError
 from painterly.image import resize
+from painterly.jitter import Jitter
 from painterly.margin import Canvas
 from painterly.masks import RegionMasks
 from painterly.network import Network
@@ -51,7 +52,9 @@ class Objective:
     as the term "extra". With a ``margin`` the image is a canvas of ``(height + 2 margin, width + 2
     margin)``: the photo and the masks are mirrored (replicated) into the margin, the paintings are
     scaled to the picture's size, the style loss and ``extra`` see the picture without its margin,
-    and the content loss the whole canvas (:mod:`painterly.margin`)."""
+    and the content loss the whole canvas (:mod:`painterly.margin`). With a ``jitter`` the network
+    sees the canvas in the jitter's current view, the content targets in the same view
+    (:mod:`painterly.jitter`); terms on pixels see the canvas itself."""
 
     def __init__(
         self,
@@ -65,18 +68,22 @@ class Objective:
         terms: Sequence[Term] = (),
         extra: Callable[[torch.Tensor], torch.Tensor] | None = None,
         margin: int = 0,
+        jitter: Jitter | None = None,
     ) -> None:
         masks = masks or RegionMasks()
         self.canvas = Canvas(*size, margin)
         self.network = network
         self.weights = weights
+        self.jitter = jitter
         photo = self.canvas.pad(resize(photo, size))  # at the canvas's size
         framed = masks.framed(size, margin)
         with torch.no_grad():
-            photo_features = network(photo.to(network.runtime.device))
-            context = TermContext(network, weights, photo_features, paintings, self.canvas, framed)
+            seen_photo = photo.to(network.runtime.device)
+            photo_features = network(seen_photo)
+            views = _view_features(network, weights.content_layers, seen_photo, jitter)
+            context = TermContext(network, weights, photo_features, paintings, self.canvas, framed, jitter, views)
             built = build_terms(context)
-            del context, photo_features
+            del context, photo_features, views
         own = [*terms, *([PictureTerm(extra, self.canvas)] if extra is not None else [])]
         self.terms: tuple[Term, ...] = (*built, *own)
         self.composite = framed.compositor(photo)
@@ -97,7 +104,8 @@ class Objective:
 
     def __call__(self, image: torch.Tensor) -> LossValues:
         seen = self.composite(image)
-        return evaluate_terms(self.terms, self.network(seen), seen)
+        viewed = seen if self.jitter is None else self.jitter.view(seen)
+        return evaluate_terms(self.terms, self.network(viewed), seen)
 
     def compiled(self, mode: str) -> Callable[[torch.Tensor], LossValues]:
         """This objective through torch.compile: the network, the losses and their backward in one graph.
@@ -122,6 +130,19 @@ class Objective:
             return LossValues(content, style, total, dict(zip(names, values, strict=True)))
 
         return run
+
+
+def _view_features(
+    network: Network, layers: Sequence[str], photo: torch.Tensor, jitter: Jitter | None
+) -> list[dict[str, torch.Tensor]]:
+    """The photo's activations at ``layers`` in each view of ``jitter`` but the identity (view 0)."""
+    if jitter is None:
+        return []
+    views = []
+    for index in range(1, jitter.count):
+        features = network(jitter.view(photo, torch.tensor(index, device=photo.device)))
+        views.append({layer: features[layer] for layer in layers})
+    return views
 
 
 def check_terms_finite(values: LossValues | None, settings: Mapping[str, Any]) -> None:

@@ -270,6 +270,18 @@ OPTIONS: tuple[Option, ...] = (
            "after = unconstrained, clamped when finished (the classic tools)"),
     Option("learning_rate", float | None, None, "step size on 0..1 RGB pixels (default: lbfgs 1.0, adam 0.02)",
            "LR", low=0, above=True),
+    Option("jitter", int, 0,
+           "the network sees the canvas shifted by a random offset of up to this many pixels (at the output's "
+           "size), a new one every Adam step or every --jitter-every L-BFGS evaluations: against the regular "
+           "grid of dots; 0 = a fixed view, the paper's", "PX", low=0, high=32),
+    Option("jitter_every", int, 25, "L-BFGS with --jitter: evaluations per view (L-BFGS restarts at each)", "N",
+           low=1),
+    Option("average", float, 0.0,
+           "the result is the moving average of the iterates with this decay per step (0 = the best iterate)",
+           "DECAY", low=0, high=0.9999),
+    Option("pyramid", int, 0,
+           "Adam steps on a Laplacian pyramid of this many levels instead of the pixels (0 = the pixels)", "N",
+           low=0, high=8),
     Option("iterations", int, 500, "objective evaluations (forward + backward), all scales together", "N",
            low=1, high=10_000_000, common=True),
     Option("init", str, "content",
@@ -356,13 +368,16 @@ def _check_together(settings: Mapping[str, Any]) -> None:
             f"style-scale {settings['style_scale']:g} at size {settings['size']} makes the painting "
             f"{painting:.0f} px long, above the {MAX_SIZE} px limit; lower --style-scale"
         )
+    if settings["pyramid"] and settings["optimizer"] != "adam":
+        raise PainterlyError(
+            f"--pyramid {settings['pyramid']} needs --optimizer adam (L-BFGS is nearly unaffected by a linear "
+            "reparametrisation); add --optimizer adam or use --pyramid 0"
+        )
     init = settings["init"]
     if isinstance(init, str) and init not in INIT_WORDS and not Path(init).exists():
         close = difflib.get_close_matches(init.lower(), INIT_WORDS, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise PainterlyError(
-            f"init {init!r} is neither {_either(INIT_WORDS)} nor an existing image file{hint}"
-        )
+        raise PainterlyError(f"init {init!r} is neither {_either(INIT_WORDS)} nor an existing image file{hint}")
 
 
 def jsonable(value: Any) -> Any:

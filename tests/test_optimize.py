@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from painterly.optimize import optimize_image
+from painterly.jitter import Jitter
+from painterly.optimize import Levers, _Walk, laplacian_pyramid, optimize_image, reconstruct
 from painterly.terms import LossValues
 
 
@@ -98,3 +99,61 @@ def test_tolerance_stops_early_once_converged() -> None:
     )  # fmt: skip
     assert outcome.evaluations < 2000
     assert outcome.stop_reason.startswith("converged")
+
+
+# --- the path levers ------------------------------------------------------------------------------
+
+
+def test_a_laplacian_pyramid_adds_back_up_to_the_image() -> None:
+    image = torch.rand(1, 3, 67, 80, generator=torch.Generator().manual_seed(0))
+    levels = laplacian_pyramid(image, 4)
+    assert [tuple(level.shape[-2:]) for level in levels] == [(67, 80), (34, 40), (17, 20), (9, 10)]
+    # Three bilinear upsamplings of values in 0..1, each a convex combination: float32 rounding only.
+    assert (reconstruct(levels) - image).abs().max() < 1e-5
+    assert len(laplacian_pyramid(image, 8)) == 4  # stops before a side falls under 8 px
+
+
+def test_the_average_is_the_debiased_moving_average_of_the_iterates() -> None:
+    image = torch.zeros(1, 1, 1, 1, requires_grad=True)
+    walk = _Walk(image, Levers(average=0.5))
+    for value in (0.2, 0.4, 1.0):
+        with torch.no_grad():
+            image.fill_(value)
+        walk.stepped()
+    # a_3 = 0.5 * 1.0 + 0.25 * 0.4 + 0.125 * 0.2, divided by 1 - 0.5^3
+    assert float(walk.result()) == pytest.approx((0.5 + 0.1 + 0.025) / 0.875, rel=1e-6)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_with_levers_the_last_evaluation_scores_the_result_in_the_identity_view(optimizer: str) -> None:
+    target = torch.full((1, 3, 6, 6), 0.3)
+    jitter = Jitter.make(2, (6, 6), torch.Generator().manual_seed(0), torch.device("cpu"))
+    views = []
+    objective = quadratic(target)
+
+    def seen(image: torch.Tensor) -> LossValues:
+        views.append(int(jitter.index))
+        return objective(image)
+
+    levers = Levers(jitter=jitter, generator=torch.Generator().manual_seed(1), restart_every=5, average=0.5)
+    outcome = optimize_image(
+        torch.full((1, 3, 6, 6), 0.9), seen, optimizer=optimizer, learning_rate=1.0 if optimizer == "lbfgs" else 0.05,
+        evaluations=21, levers=levers,
+    )  # fmt: skip
+    assert outcome.evaluations == len(views) == 21
+    assert views[-1] == 0
+    assert float(outcome.best_terms.total) == pytest.approx(float(objective(outcome.best_image).total), rel=1e-6)
+    if optimizer == "lbfgs":  # one view per restart: the view changes only after every 5th evaluation
+        changes = [index for index in range(1, 20) if views[index] != views[index - 1]]
+        assert changes and all(index % 5 == 0 for index in changes)
+    else:
+        assert len(set(views[:-1])) > 1
+
+
+def test_adam_on_a_pyramid_reaches_the_minimum() -> None:
+    target = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(2)) * 0.8 + 0.1
+    outcome = optimize_image(
+        torch.full((1, 3, 16, 16), 0.5), quadratic(target), optimizer="adam", learning_rate=0.02,
+        evaluations=400, levers=Levers(pyramid=3),
+    )  # fmt: skip
+    assert (outcome.best_image - target).abs().max() < 0.02

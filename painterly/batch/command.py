@@ -7,7 +7,8 @@ One batch at a time writes a folder (:mod:`painterly.batch.lock`); the folder ca
 or painting folder of the same command; a file there with an output's name that no manifest
 row records is the user's and is never overwritten (that picture fails, with what to do).
 A picture that fails (an unreadable photo, say) is reported on one line and the others go on;
-the exit status is then 1. Ctrl-C exits with 130.
+the exit status is then 1. Ctrl-C exits with 130 (:mod:`painterly.runs.exits`). The pictures are
+computed by an executor (:mod:`painterly.batch.executor`) over the backends of :mod:`painterly.runs`.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ from painterly.batch.progress import BatchProgress
 from painterly.errors import PainterlyError
 from painterly.hashing import sha256_of_file
 from painterly.presets import PRESETS
+from painterly.runs.exits import EXIT_FAILED, EXIT_OK, report_interrupted
 
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
 GRID_FILE = "grid.jpg"
 EXECUTORS = ("local", "ray")
 
@@ -114,8 +114,7 @@ def _run(
     try:
         if todo:
             executor = _executor(namespace, settings, progress)
-            from painterly.interrupts import deferred_interrupts
-            from painterly.interrupts import first_interrupt as _first_interrupt
+            from painterly.interrupts import deferred_interrupts, raise_deferred
 
             progress.start(len(todo))
             try:
@@ -130,8 +129,7 @@ def _run(
                     finished += ok
                     failed += not ok
                     progress.picture(job.name, line if ok else f"painterly: error: {line}", failed=not ok)
-                    if arrived:
-                        _first_interrupt(arrived[0], None)
+                    raise_deferred(arrived)
             finally:
                 progress.close()
                 executor.close()
@@ -144,13 +142,7 @@ def _run(
                 progress.say(f"painterly: warning: could not write {out / GRID_FILE}: {error.strerror or error}")
     except KeyboardInterrupt:
         progress.close()
-        done = skipped + finished
-        print(
-            f"painterly: interrupted; {done} of {len(jobs)} picture(s) finished and kept in {out}. "
-            "Run the same command again to resume.",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
+        return report_interrupted(f"{skipped + finished} of {len(jobs)} picture(s) finished and kept in {out}")
     if not namespace.quiet:
         progress.say(
             f"batch: {finished} computed, {skipped} finished earlier, {failed} failed; "
@@ -162,7 +154,7 @@ def _run(
             "and run the command again"
         )
         return EXIT_FAILED
-    return 0
+    return EXIT_OK
 
 
 def _triage(
@@ -260,17 +252,19 @@ def _executor(namespace: argparse.Namespace, settings: dict[str, Any], progress:
 
     if namespace.executor == "ray":
         from painterly.network import load_weights
+        from painterly.runs.ray import import_ray
 
-        executor.import_ray()  # a missing Ray is an error before the weights load
+        import_ray()  # a missing Ray is an error before the weights load
         weights, _ = load_weights(settings["model"], settings["weights"], settings["weights_preprocessing"])
         gpus = 1.0 if settings["device"] == "cuda" else 0.0
         return executor.RayExecutor(
             weights, address=namespace.ray_address, num_cpus=namespace.ray_cpus, num_gpus=gpus
         )
-    from painterly.api import build_network
     from painterly.progress import weights_progress_bar
+    from painterly.runs.networks import NetworkCache
 
-    network, reason = build_network(settings, progress=None if namespace.quiet else weights_progress_bar(sys.stderr))
+    downloads = None if namespace.quiet else weights_progress_bar(sys.stderr)
+    network, reason = NetworkCache().get(settings, progress=downloads)
     if not namespace.quiet:
         progress.say(f"network: {reason or network.description}")
 

@@ -1,7 +1,8 @@
 """Progress of a batch: one bar over all its pictures on a terminal, else a line per picture.
 
 The bar's postfix follows the picture being computed (its evaluations), so a long picture is
-not mistaken for a hang; the rate and ETA are tqdm's, per picture.
+not mistaken for a hang; the rate and ETA are tqdm's, per picture. The bar itself is
+:class:`painterly.runs.progress.TerminalProgress`'s.
 """
 
 from __future__ import annotations
@@ -10,29 +11,26 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from painterly.runs.progress import TerminalProgress
 
-class BatchProgress:
+
+class BatchProgress(TerminalProgress):
     """``start(total)``, then ``evaluation(...)`` during a picture and ``picture(...)`` after each."""
 
     def __init__(self, stream: TextIO, *, quiet: bool = False) -> None:
-        self.stream = stream
-        self.quiet = quiet
-        self.interactive = stream.isatty() and not quiet
+        super().__init__(stream, quiet=quiet)
         self.bar: tqdm | None = None
         self.total = 0
         self.done = 0
 
     def say(self, text: str) -> None:
         """A line that does not break the bar (errors are printed even when quiet)."""
-        if self.bar is not None:
-            self.bar.write(text, file=self.stream)
-        else:
-            print(text, file=self.stream, flush=True)
+        self.write(text)
 
     def start(self, total: int) -> None:
         self.total = total
         if self.interactive and total:
-            self.bar = tqdm(total=total, file=self.stream, unit="picture", dynamic_ncols=True, desc="batch")
+            self.bar = self.open_bar(total=total, unit="picture", desc="batch")
 
     def evaluation(self, name: str, evaluation: int, total: int) -> None:
         if self.bar is not None:
@@ -49,6 +47,5 @@ class BatchProgress:
             self.say(f"[{self.done}/{self.total}] {line}")
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        super().close()
+        self.bar = None

@@ -1,4 +1,7 @@
-"""``painterly experiment SPEC``: run a grid of stylisations and write figures and a report."""
+"""``painterly experiment SPEC``: run a grid of stylisations and write figures and a report.
+
+Exit statuses are :mod:`painterly.runs.exits`': 1 when a run failed (the others are kept), 130 on Ctrl-C.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +19,9 @@ from painterly.experiments.runner import run_grid, unique_runs
 from painterly.experiments.spec import builtin_names, check_options, load_spec, make_pairs, parse_pair_text, slugify
 from painterly.experiments.store import is_finished
 from painterly.extras import require
+from painterly.runs.exits import EXIT_FAILED, EXIT_OK, report_interrupted
 
 DEFAULT_OUT = "experiment-results"
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +111,7 @@ def experiment_command(arguments: Sequence[str]) -> int:
             print(f"{run.name}: {state}  {run.directory}")
         distinct = len(unique_runs(runs))
         print(f"{len(runs)} run(s) in the grid, {distinct} distinct")
-        return 0
+        return EXIT_OK
 
     progress = GridProgress(sys.stderr, quiet=namespace.quiet)
     try:
@@ -133,16 +135,11 @@ def experiment_command(arguments: Sequence[str]) -> int:
     except KeyboardInterrupt:  # Ctrl-C: the worker processes print nothing (see runner), neither does this
         progress.close()
         finished = sum(is_finished(run.directory, run.key) for run in unique_runs(runs))
-        print(
-            f"painterly: interrupted; {finished} of {len(unique_runs(runs))} run(s) finished. "
-            "Run the same command again to resume.",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
+        return report_interrupted(f"{finished} of {len(unique_runs(runs))} run(s) finished")
     finally:
         progress.close()
     say(
         f"{len(outcome.finished)} run(s) computed, {len(outcome.skipped)} finished earlier; "
         f"report: {markdown} and {page}"
     )
-    return 0
+    return EXIT_OK

@@ -3,7 +3,8 @@
 A run is identified by a hash of everything that decides its result: the bytes of its images
 (and of a weights or init file), every stylize option with "auto" resolved to the concrete
 network, device and precision, and painterly's version. Identical runs of different experiments
-written to the same output folder are therefore computed once.
+written to the same output folder are therefore computed once. Each weights source is resolved
+once (:func:`painterly.runs.networks.weights_key`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from painterly.experiments.spec import PATH_OPTIONS, Pair, Setting, Spec, check_
 from painterly.hashing import sha256_of_file
 from painterly.models.vgg import VGGArchitecture
 from painterly.network import load_weights
+from painterly.runs.networks import weights_key
 from painterly.runtime import resolve_runtime
 
 RUNS_FOLDER = "runs"
@@ -58,11 +60,11 @@ def plan_runs(
     pairs: Sequence[Pair],
     out_dir: Path,
     overrides: Mapping[str, Any] | None = None,
-) -> tuple[list[Run], dict[tuple[str | None, str], Network]]:
+) -> tuple[list[Run], dict[str, Network]]:
     """All runs of ``spec`` over ``pairs``, options resolved; raises PainterlyError on any bad input.
 
     ``overrides`` (from the command line) replace the spec's shared options; they may not touch an
-    option that an axis varies.
+    option that an axis varies. The networks are by :func:`~painterly.runs.networks.weights_key`.
     """
     if not pairs:
         raise PainterlyError(
@@ -78,16 +80,16 @@ def plan_runs(
                 f"--{key.replace('_', '-')} would override axis '{varied[key]}' of {spec.source}, "
                 "which varies it; write a spec file to change it"
             )
-    networks: dict[tuple[str | None, str], Network] = {}
+    networks: dict[str, Network] = {}
     hashes: dict[str, str] = {}
     runs: list[Run] = []
     for setting in spec.settings():
         options = {**schema.defaults(), **spec.options, **setting.options, **overrides}
         check_ranges(options, f"{spec.source}: setting '{setting.label}'")
-        network_key = (options["weights"], options["model"])
-        if network_key not in networks:
-            networks[network_key] = resolve_network(options["model"], options["weights"])
-        network = networks[network_key]
+        source = weights_key(options)
+        if source not in networks:
+            networks[source] = resolve_network(options["model"], options["weights"], options["weights_preprocessing"])
+        network = networks[source]
         options["model"] = network.model
         runtime = resolve_runtime(options["device"], options["precision"])
         options["device"] = runtime.device.type
@@ -119,9 +121,9 @@ def run_key(options: Mapping[str, Any], files: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def resolve_network(model: str, weights: str | None) -> Network:
+def resolve_network(model: str, weights: str | None, weights_preprocessing: str = "auto") -> Network:
     """Load the network once to learn what "auto" means here and which layers it has."""
-    loaded, reason = load_weights(model, weights)
+    loaded, reason = load_weights(model, weights, weights_preprocessing)
     return Network("auto" if weights is not None else loaded.source, weights, loaded.arch, loaded.description, reason)
 
 

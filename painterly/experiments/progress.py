@@ -1,4 +1,8 @@
-"""Progress of a grid on the terminal: a bar over the runs and one per running run, or plain lines."""
+"""Progress of a grid on the terminal: a bar over the runs and one per running run, or plain lines.
+
+The bars and lines are :class:`painterly.runs.progress.TerminalProgress`'s; this module says what
+the runner's events (:mod:`painterly.experiments.runner`) mean.
+"""
 
 from __future__ import annotations
 
@@ -18,21 +22,18 @@ from painterly.experiments.runner import (
     RunStarted,
     RunWaiting,
 )
+from painterly.runs.progress import PlainReports, TerminalProgress
 
-PLAIN_REPORTS = 10  # lines per run when the output is not a terminal
 
-
-class GridProgress:
+class GridProgress(TerminalProgress):
     """Consumes the runner's events (see :func:`painterly.experiments.runner.run_grid`)."""
 
     def __init__(self, stream: TextIO, *, quiet: bool = False) -> None:
-        self.stream = stream
-        self.quiet = quiet
-        self.interactive = stream.isatty()
+        super().__init__(stream, quiet=quiet)
         self.grid: tqdm | None = None
         self.bars: dict[str, tqdm] = {}
         self.slots: dict[str, int] = {}
-        self.reported: dict[str, int] = {}
+        self.reports = PlainReports()  # lines per run when the output is not a terminal
         self.total = 0
         self.done = 0
         self.started = time.perf_counter()
@@ -58,12 +59,10 @@ class GridProgress:
             self._on_failed(event)
 
     def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
+        super().close()  # the runs' bars, then the grid's
         self.bars.clear()
-        if self.grid is not None:
-            self.grid.close()
-            self.grid = None
+        self.slots.clear()
+        self.grid = None
 
     # --- events ---------------------------------------------------------------------------
 
@@ -71,10 +70,7 @@ class GridProgress:
         self.total = event.total
         self.done = event.skipped
         if self.interactive:
-            self.grid = tqdm(
-                total=self.total, initial=self.done, file=self.stream, desc="grid", unit="run", position=0,
-                dynamic_ncols=True,
-            )  # fmt: skip
+            self.grid = self.open_bar(total=self.total, initial=self.done, desc="grid", unit="run", position=0)
         else:
             todo = self.total - self.done
             self._print(f"grid: {self.total} run(s), {self.done} finished earlier, {todo} to run")
@@ -91,12 +87,11 @@ class GridProgress:
         if self.interactive:
             slot = next(index for index in range(1, len(self.slots) + 2) if index not in self.slots.values())
             self.slots[key] = slot
-            self.bars[key] = tqdm(
-                total=event.total, file=self.stream, desc=_short(event.name), unit="eval", position=slot,
-                leave=False, dynamic_ncols=True,
-            )  # fmt: skip
+            self.bars[key] = self.open_bar(
+                total=event.total, desc=_short(event.name), unit="eval", position=slot, leave=False
+            )
         else:
-            self.reported[key] = 0
+            self.reports.start(key)
             self._print(f"[{self.done + 1}/{self.total}] start {event.name} ({event.total} evaluations)")
 
     def _on_evaluation(self, event: RunProgress) -> None:
@@ -107,9 +102,7 @@ class GridProgress:
                 bar.set_postfix_str(f"total {event.loss:.3g}", refresh=False)
                 bar.update(event.evaluation - bar.n)
             return
-        step = max(1, event.total // PLAIN_REPORTS)
-        if event.evaluation - self.reported.get(key, 0) >= step:
-            self.reported[key] = event.evaluation
+        if self.reports.due(event.evaluation, event.total, key=key):
             rate = event.evaluation / max(event.seconds, 1e-9)
             self._print(
                 f"    evaluation {event.evaluation}/{event.total} total {event.loss:.4g} "
@@ -121,7 +114,7 @@ class GridProgress:
         summary = event.summary
         message = f"done {event.name} in {summary['seconds']:.1f} s, total loss {summary['final_losses']['total']:.4g}"
         if self.interactive:
-            tqdm.write(message, file=self.stream)  # above the bars
+            self.write(message)  # above the bars
         else:
             self._print(f"[{self.done}/{self.total}] {message}")
 
@@ -135,22 +128,17 @@ class GridProgress:
 
     def _message(self, text: str) -> None:
         """A line above the bars on a terminal, else a plain line."""
-        if self.interactive:
-            tqdm.write(text, file=self.stream)
-        else:
-            self._print(text)
+        self.write(text)
 
     def _finish(self, key: str) -> None:
         self.done += 1
-        bar = self.bars.pop(key, None)
         self.slots.pop(key, None)
-        if bar is not None:
-            bar.close()
+        self.close_bar(self.bars.pop(key, None))
         if self.grid is not None:
             self.grid.update(1)
 
     def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        self.write(text)
 
 
 def _short(name: str, width: int = 40) -> str:

@@ -1,10 +1,12 @@
-"""Running a grid: skip what is finished, run the rest one by one or in parallel processes.
+"""Running a grid: skip what is finished, run the rest one by one, in parallel processes or on Ray.
 
-``jobs=1`` runs in this process. ``jobs=N`` starts N worker processes (spawn, so no state is
-inherited) that each use ``cores // N`` threads; workers report progress through a queue.
-A run that fails, with any error, is reported and the others go on, whatever ``jobs`` is;
-rerunning the command retries it. Only Ctrl-C (KeyboardInterrupt) stops the grid: worker
-processes ignore it, so that they print nothing, and the parent stops them.
+The backends are :mod:`painterly.runs`': ``jobs=1`` runs in this process
+(:mod:`painterly.runs.local`); ``jobs=N`` starts N worker processes (:mod:`painterly.runs.pool`:
+spawn, so no state is inherited, each with ``cores // N`` threads) that report progress through a
+queue; ``executor="ray"`` sends one Ray task per run (:mod:`painterly.runs.ray`). A run that fails,
+with any error, is reported and the others go on, whatever the backend; rerunning the command
+retries it. Only Ctrl-C (KeyboardInterrupt) stops the grid: worker processes ignore it, so that
+they print nothing, and the parent stops them.
 
 Progress is sent as events, small frozen dataclasses (they cross the process boundary pickled):
 :class:`GridStarted` first, then per run :class:`RunSkipped` (finished earlier), or
@@ -19,26 +21,19 @@ the free runs first, then waits for the lock and uses the other command's result
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
-import multiprocessing
-import os
-import queue as queues
 import shutil
-import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import torch
 
 import painterly
 from painterly.api import Iterate, StylizeResult, stylize
-from painterly.errors import PainterlyError, describe_error
+from painterly.errors import PainterlyError
 from painterly.experiments.grid import Run
 from painterly.experiments.store import (
     IMAGE_FILE,
@@ -53,6 +48,10 @@ from painterly.experiments.store import (
     write_result,
 )
 from painterly.image import save_image
+from painterly.runs.local import run_here
+from painterly.runs.outcome import Outcome, failure
+from painterly.runs.pool import run_in_pool, send_event
+from painterly.runs.progress import Every
 from painterly.schedule import automatic_scale_count
 
 # How often (seconds) a worker process sends progress to the parent.
@@ -148,14 +147,6 @@ class GridOutcome:
     failed: list[tuple[Run, str]] = field(default_factory=list)
 
 
-def available_cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
 def unique_runs(runs: Sequence[Run]) -> list[Run]:
     """Runs with distinct settings hashes (identical runs are computed once)."""
     seen: dict[str, Run] = {}
@@ -193,13 +184,19 @@ def run_grid(
     for run in outcome.skipped:
         sink(RunSkipped(key=run.key, name=run.name))
     todo = _free_first(todo)
+
+    def record(done: Outcome[Run]) -> None:
+        _record(done, sink, outcome)
+
     if executor == "ray":
         _run_on_ray(todo, sink, outcome, code, ray_address)
     elif jobs == 1 or len(todo) <= 1:
-        for run in todo:
-            _run_here(run, sink, outcome, code)
+        for done in run_here(lambda run: compute_run(run, sink, code=code), todo):
+            record(done)
     else:
-        _run_in_pool(todo, jobs, sink, outcome, code)
+        run_in_pool(
+            _worker, todo, jobs=jobs, key=lambda run: run.key, on_event=sink, on_outcome=record, arguments=(code,)
+        )
     return outcome
 
 
@@ -209,28 +206,19 @@ def _free_first(todo: list[Run]) -> list[Run]:
     return [run for run in todo if run.key not in locked] + [run for run in todo if run.key in locked]
 
 
-def _record(run: Run, summary: dict[str, Any] | None, sink: EventSink, outcome: GridOutcome) -> None:
-    if summary is None:
+def _record(done: Outcome[Run], sink: EventSink, outcome: GridOutcome) -> None:
+    """A run ended, whichever backend computed it: finished now, by another process (its summary
+    None), or failed (one line)."""
+    run = done.item
+    if done.error is not None:
+        outcome.failed.append((run, done.error))
+        sink(RunFailed(key=run.key, name=run.name, error=done.error))
+    elif done.value is None:
         outcome.skipped.append(run)
         sink(RunFinishedElsewhere(key=run.key, name=run.name))
     else:
         outcome.finished.append(run)
-        sink(RunFinished(key=run.key, name=run.name, summary=summary))
-
-
-def _record_failure(run: Run, error: Exception, sink: EventSink, outcome: GridOutcome) -> None:
-    message = describe_error(error)
-    outcome.failed.append((run, message))
-    sink(RunFailed(key=run.key, name=run.name, error=message))
-
-
-def _run_here(run: Run, sink: EventSink, outcome: GridOutcome, code: str | None) -> None:
-    try:
-        summary = compute_run(run, sink, code=code)
-    except Exception as error:  # any failure of one run; KeyboardInterrupt is no Exception and stops the grid
-        _record_failure(run, error, sink, outcome)
-        return
-    _record(run, summary, sink, outcome)
+        sink(RunFinished(key=run.key, name=run.name, summary=done.value))
 
 
 # --- one run -------------------------------------------------------------------------------------
@@ -368,11 +356,10 @@ def ray_run(
     returns (result, snapshot images by evaluation, wall seconds)."""
     from painterly import options
     from painterly.api import prepare_inputs, stylize_with
-    from painterly.batch.executor import shipped_files, worker_network
+    from painterly.runs.ray import shipped_files, worker_setup
 
-    torch.set_num_threads(max(1, threads))
     settings = options.validate(run.options)
-    network = worker_network(dataclasses.replace(weights, state_dict=state_dict), settings, weights_id)
+    network = worker_setup(state_dict, weights, weights_id, settings, threads)
     marks = set(snapshot_evaluations(int(run.options["iterations"])))
     snapshots: dict[int, torch.Tensor] = {}
 
@@ -390,50 +377,31 @@ def ray_run(
 def _run_on_ray(todo: list[Run], sink: EventSink, outcome: GridOutcome, code: str | None, address: str | None) -> None:
     """One Ray task per run (1 CPU, or 1 GPU for a CUDA run; retried if its worker is lost), each
     network's weights put in the object store once; the results are written here, under the lock."""
-    from painterly.batch.executor import connect_ray
     from painterly.network import load_weights
+    from painterly.runs.networks import weights_key
+    from painterly.runs.ray import RayBackend
 
-    ray = connect_ray(address)
-    remote = ray.remote(ray_run)
-    shipped: dict[str, tuple[Any, Any, str]] = {}
-    files: dict[Path, Any] = {}
-    pending: dict[Any, Run] = {}
-    try:
+    backend = RayBackend(address)
+    with backend.session() as session:  # leaving it (Ctrl-C) cancels the runs not written: they stay unfinished
         for run in todo:
-            source = (run.options.get("model", "auto"), run.options.get("weights"),
-                      run.options.get("weights_preprocessing", "auto"))  # fmt: skip
-            name = repr(source)
-            if name not in shipped:
-                weights, _ = load_weights(*source)
-                small = dataclasses.replace(weights, state_dict={})
-                shipped[name] = (ray.put(weights.state_dict), small, f"{name}:{os.getpid()}")
-            reference, small, weights_id = shipped[name]
-            images = []
-            for path in (run.pair.content, run.pair.style):
-                if path not in files:
-                    files[path] = ray.put(Path(path).read_bytes())  # each image once
-                images.append(files[path])
+            name = weights_key(run.options)
+            shipped = backend.weights.get(name)
+            if shipped is None:
+                source = run.options.get("model", "auto"), run.options.get("weights")
+                weights, _ = load_weights(*source, run.options.get("weights_preprocessing", "auto"))
+                shipped = backend.ship_weights(weights, name)
+            images = [backend.ship_file(path) for path in (run.pair.content, run.pair.style)]  # each image once
             gpus = 1 if run.options.get("device") == "cuda" else 0
-            task = remote.options(num_cpus=1, num_gpus=gpus, max_retries=3)
-            pending[task.remote(reference, small, weights_id, run, *images, 1)] = run
+            session.submit(run, ray_run, shipped.state_dict, shipped.small, shipped.id, run, *images, 1, num_gpus=gpus)
             sink(RunStarted(key=run.key, name=run.name, total=int(run.options["iterations"])))
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for reference in done:
-                run = pending.pop(reference)
+        for done in session.outcomes():
+            if done.error is None:
                 try:
-                    result, snapshots, wall_seconds = ray.get(reference)
-                    summary = _write_ray_run(run, result, snapshots, wall_seconds, code)
-                except Exception as error:  # the task's own error, a lost worker, or a write error
-                    cause = getattr(error, "cause", None)
-                    message = describe_error(cause if isinstance(cause, BaseException) else error)
-                    outcome.failed.append((run, message))
-                    sink(RunFailed(key=run.key, name=run.name, error=message))
-                    continue
-                _record(run, summary, sink, outcome)
-    finally:
-        for reference in pending:  # Ctrl-C: the runs not written stay unfinished
-            ray.cancel(reference, force=True)
+                    result, snapshots, wall_seconds = done.value
+                    done = Outcome(done.item, value=_write_ray_run(done.item, result, snapshots, wall_seconds, code))
+                except Exception as error:  # a write error fails this run only
+                    done = failure(done.item, error)
+            _record(done, sink, outcome)
 
 
 def _write_ray_run(
@@ -454,101 +422,14 @@ def _write_ray_run(
 # --- worker processes ----------------------------------------------------------------------------
 
 
-def _run_in_pool(todo: list[Run], jobs: int, sink: EventSink, outcome: GridOutcome, code: str | None) -> None:
-    context = multiprocessing.get_context("spawn")
-    threads = max(1, available_cores() // jobs)
-    events = context.Queue()
-    pool = ProcessPoolExecutor(
-        max_workers=min(jobs, len(todo)), mp_context=context, initializer=_init_worker, initargs=(threads, events)
-    )
-    try:
-        with _interrupts_blocked():  # the workers start with Ctrl-C blocked, then ignore it
-            futures = {pool.submit(_worker, run, threads, code): run for run in todo}
-        _collect(futures, events, sink, outcome)
-    except BaseException:  # Ctrl-C above all: the workers ignore it, so stop them
-        _stop_workers(pool)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _collect(futures: dict[Future, Run], events: Any, sink: EventSink, outcome: GridOutcome) -> None:
-    """Forward the workers' events and record each run's outcome as it comes."""
-    pending = set(futures)
-    ended: set[str] = set()
-    while pending:
-        done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-        _drain(events, sink, ended)
-        for future in done:
-            run = futures[future]
-            ended.add(run.key)
-            try:
-                summary = future.result()
-            except Exception as error:  # a worker's exception, re-raised here
-                _record_failure(run, error, sink, outcome)
-                continue
-            _record(run, summary, sink, outcome)
-    _drain(events, sink, ended)
-
-
-def _drain(events: Any, sink: EventSink, ended: set[str]) -> None:
-    """Forward the queued events, except late ones of runs already ended (the queue and the
-    results travel through different pipes, so a run's last progress may come after its end)."""
-    while True:
-        try:
-            event = events.get_nowait()
-        except queues.Empty:
-            return
-        if getattr(event, "key", None) not in ended:
-            sink(event)
-
-
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Terminate the workers now (a run they were computing stays unfinished) and drop the pool."""
-    processes = list((pool._processes or {}).values())  # no public way before Python 3.14
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join(timeout=10)
-
-
-@contextlib.contextmanager
-def _interrupts_blocked() -> Iterator[None]:
-    """Block SIGINT in this thread while worker processes start: they inherit the mask, so a Ctrl-C
-    cannot interrupt them before :func:`_init_worker` ignores it. A Ctrl-C meanwhile waits, then
-    interrupts this process as usual."""
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-_events: Any = None  # in a worker: the queue to the parent
-
-
-def _init_worker(threads: int, events: Any) -> None:
-    """Ignore Ctrl-C (the parent stops the workers, so none prints a traceback), set the threads."""
-    global _events
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending Ctrl-C is dropped
-    torch.set_num_threads(threads)
-    _events = events
-
-
 def _worker(run: Run, threads: int, code: str | None) -> dict[str, Any] | None:
-    last_sent = 0.0
+    """A run in a worker process (:func:`painterly.runs.pool.run_in_pool`); its events go to the
+    parent, progress at most every :data:`PROGRESS_INTERVAL_S` besides the last evaluation."""
+    every = Every(PROGRESS_INTERVAL_S)
 
     def forward(event: Event) -> None:
-        nonlocal last_sent
-        now = time.monotonic()
-        if isinstance(event, RunProgress) and event.evaluation != event.total and now - last_sent < PROGRESS_INTERVAL_S:
-            return
-        last_sent = now
-        _events.put(event)
+        final = not isinstance(event, RunProgress) or event.evaluation == event.total
+        if every.due(force=final):
+            send_event(event)
 
     return compute_run(run, forward, code=code, threads=threads)

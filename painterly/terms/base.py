@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import torch
 
 if TYPE_CHECKING:
+    from painterly.jitter import Jitter
     from painterly.margin import Canvas
     from painterly.masks import RegionMasks
     from painterly.network import Network
@@ -49,7 +50,9 @@ class TermContext:
 
     ``photo_features``: the network's activations of the photo on the canvas (no gradient);
     ``paintings``: the style images as loaded (each term scales them itself); ``canvas``: the
-    picture's size and margin; ``masks``: the region masks framed to the canvas.
+    picture's size and margin; ``masks``: the region masks framed to the canvas. With a ``jitter``
+    (:mod:`painterly.jitter`), ``view_features[k]`` are the photo's activations in view k at the
+    content layers (view 0 is ``photo_features``).
     """
 
     network: Network
@@ -58,6 +61,8 @@ class TermContext:
     paintings: Sequence[torch.Tensor]
     canvas: Canvas
     masks: RegionMasks
+    jitter: Jitter | None = None
+    view_features: Sequence[Mapping[str, torch.Tensor]] = ()
 
 
 @dataclass(frozen=True)

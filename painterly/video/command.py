@@ -14,7 +14,8 @@ crash keeps them and the same command resumes; the clip is encoded once all are 
 painterly's files in the work folder are then removed, and the folder with them when nothing else
 is left in it (``--keep-frames`` keeps them). A folder holding files painterly did not write is
 refused before any work: painterly never deletes them. ``--report`` prints the flicker measure
-(:mod:`painterly.video.flicker`).
+(:mod:`painterly.video.flicker`). The network comes from :mod:`painterly.runs.networks`, the exit
+statuses (130 on Ctrl-C) from :mod:`painterly.runs.exits`.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from typing import Any
 from painterly import options
 from painterly.errors import PainterlyError
 from painterly.presets import PRESETS
+from painterly.runs.exits import EXIT_OK, report_interrupted
 
-EXIT_INTERRUPTED = 130
 DEFAULT_TEMPORAL_WEIGHT = 100.0
 FRAME_ITERATIONS_FRACTION = 0.3  # of --iterations, for the frames after the first
 
@@ -129,10 +130,10 @@ def video_command(arguments: Sequence[str]) -> int:
     from painterly.styles import load_styles
 
     paintings = load_styles([str(style) for style in styles])
-    from painterly.api import build_network
     from painterly.progress import weights_progress_bar
+    from painterly.runs.networks import NetworkCache
 
-    network, reason = build_network(
+    network, reason = NetworkCache().get(
         first_settings, progress=None if namespace.quiet else weights_progress_bar(sys.stderr)
     )
     for settings in (first_settings, later_settings):
@@ -168,12 +169,7 @@ def video_command(arguments: Sequence[str]) -> int:
         )  # fmt: skip
     except KeyboardInterrupt:
         progress.close()
-        print(
-            f"painterly: interrupted; {len(work.frames)} frame(s) done are kept in {work.folder}. "
-            "Run the same command again to resume.",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
+        return report_interrupted(f"{len(work.frames)} frame(s) done are kept in {work.folder}")
     finally:
         progress.close()
 
@@ -198,7 +194,7 @@ def video_command(arguments: Sequence[str]) -> int:
         kept = work.remove()
         if kept:
             progress.say(f"note: {kept}")
-    return 0
+    return EXIT_OK
 
 
 def _key(values: dict[str, Any]) -> str:
@@ -277,8 +273,7 @@ def stylise_frames(
 ) -> int:
     """Stylise the frames not yet in ``work``; returns how many frames the clip has (done ones included)."""
     from painterly.api import prepare_inputs, stylize_with
-    from painterly.interrupts import deferred_interrupts
-    from painterly.interrupts import first_interrupt as _first_interrupt
+    from painterly.interrupts import deferred_interrupts, raise_deferred
     from painterly.video.flicker import frame_flicker
     from painterly.video.flow import optical_flow, reliable, to_array, to_tensor, warp
     from painterly.video.temporal import temporal_term
@@ -332,8 +327,7 @@ def stylise_frames(
             f"{len(result.history)} evaluations in {seconds:.1f} s, style {losses.get('style', float('nan')):.3g}"
             + (f", flicker {flicker:.2f}" if flicker is not None else ""),
         )  # fmt: skip
-        if arrived:
-            _first_interrupt(arrived[0], None)
+        raise_deferred(arrived)
         previous_frame, previous_result = frame, saved
     return count
 

@@ -1,6 +1,9 @@
 """Progress of a video: a bar over the frames on a terminal, else a line per frame, with the rate
 in frames per minute and an ETA from the frames computed in this session (the first frame, a full
-stylisation, is left out of the rate once later frames are known: it is much slower)."""
+stylisation, is left out of the rate once later frames are known: it is much slower).
+
+The bar is :class:`painterly.runs.progress.TerminalProgress`'s, the clock :mod:`painterly.runs.eta`'s.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +11,23 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from painterly.progress import clock
+from painterly.runs.eta import clock, items_left_seconds, mean_seconds
+from painterly.runs.progress import TerminalProgress
 
 
-class VideoProgress:
+class VideoProgress(TerminalProgress):
     def __init__(self, stream: TextIO, total: int | None, *, quiet: bool = False) -> None:
-        self.stream = stream
+        super().__init__(stream, quiet=quiet)
         self.total = total
-        self.quiet = quiet
         self.bar: tqdm | None = None
         self.seconds: list[tuple[int, float]] = []  # (frame index, seconds) computed now
-        if stream.isatty() and not quiet:
-            self.bar = tqdm(total=total, file=stream, unit="frame", dynamic_ncols=True, desc="video")
+        if self.interactive:
+            self.bar = self.open_bar(total=total, unit="frame", desc="video")
 
     def say(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.write(text, file=self.stream)
-        elif not self.quiet:
-            print(text, file=self.stream, flush=True)
+        """A line above the bar; nothing when quiet."""
+        if not self.quiet:
+            self.write(text)
 
     def skipped(self, count: int) -> None:
         """Frames finished by an earlier run."""
@@ -38,8 +40,7 @@ class VideoProgress:
 
     def per_frame(self) -> float | None:
         later = [seconds for index, seconds in self.seconds if index > 1]
-        chosen = later or [seconds for _, seconds in self.seconds]
-        return sum(chosen) / len(chosen) if chosen else None
+        return mean_seconds(later or [seconds for _, seconds in self.seconds])
 
     def _rate_text(self, index: int) -> str:
         per_frame = self.per_frame()
@@ -47,7 +48,7 @@ class VideoProgress:
             return ""
         text = f", {60 / per_frame:.1f} frames/min"
         if self.total is not None:
-            text += f", ETA {clock(max(0, self.total - index + 1) * per_frame)}"
+            text += f", ETA {clock(items_left_seconds(per_frame, self.total - index + 1))}"
         return text
 
     def frame(self, index: int, seconds: float, line: str) -> None:
@@ -61,6 +62,5 @@ class VideoProgress:
             self.say(f"frame {index}{total}: {line}{rate}")
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        super().close()
+        self.bar = None

@@ -1,4 +1,5 @@
-"""The worker process: runs one job at a time, on a network it loads once and keeps.
+"""The worker process: runs one job at a time, on a network it loads once and keeps
+(:class:`painterly.runs.networks.NetworkCache`).
 
 Started by :class:`painterly.web.jobs.Dispatcher` with the ``spawn`` method, so it shares nothing
 with the server but a task queue and a cancel event: a crash, an out-of-memory kill or a hung
@@ -18,7 +19,6 @@ import os
 import queue
 import signal
 import sys
-import time
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
@@ -75,12 +75,17 @@ class JobRunner:
     """Runs jobs from their folders, reusing the network while the network settings stay the same."""
 
     def __init__(self, store: JobStore, cancel: Event, parent: int) -> None:
+        from painterly.runs.networks import NetworkCache
+
         self.store = store
         self.cancel = cancel
         self.parent = parent
-        self.network_key: str | None = None
-        self.network: Any = None
-        self.reason: str | None = None
+        self.networks = NetworkCache()  # the last settings' network (a failed build leaves none)
+
+    @property
+    def network(self) -> Any:
+        """The network the last job ran on (kept for the next job of the same network settings)."""
+        return self.networks.last
 
     def run(self, job_id: str) -> None:
         folder = self.store.folder(job_id)
@@ -119,15 +124,7 @@ class JobRunner:
 
     def _network(self, settings: dict[str, Any]) -> tuple[Any, str | None]:
         """The network of these settings, loaded once and kept for the jobs that share them."""
-        from painterly.api import build_network
-        from painterly.web.preflight import network_key
-
-        key = network_key(settings)
-        if key != self.network_key or self.network is None:
-            self.network_key, self.network = None, None  # free the old one; a failed build leaves no key
-            network, self.reason = build_network(settings)
-            self.network_key, self.network = key, network
-        return self.network, self.reason
+        return self.networks.get(settings)
 
     def check(self) -> None:
         """Between evaluations: stop when cancelled or when the server is gone."""
@@ -138,17 +135,19 @@ class JobRunner:
 
 
 class ProgressWriter:
-    """The run's callback: checks for cancellation and keeps progress.json and preview.png fresh."""
+    """The run's callback: checks for cancellation and keeps progress.json and preview.png fresh
+    (the ETA is :class:`painterly.runs.eta.EtaEstimate`'s, as on the terminal)."""
 
     def __init__(self, files: JobFiles, runner: JobRunner) -> None:
-        from painterly.progress import EtaEstimate
+        from painterly.runs.eta import EtaEstimate
+        from painterly.runs.progress import Every
 
         self.files = files
         self.runner = runner
         self.eta = EtaEstimate()
         self.curve: list[list[float]] = []
         self.step = 1
-        self.last_written = 0.0
+        self.every = Every(PREVIEW_SECONDS)
         self.last_scale = 0
         self.previews = 0
 
@@ -159,10 +158,9 @@ class ProgressWriter:
             self.curve.append([iterate.evaluation, iterate.total_loss])
             if len(self.curve) > CURVE_POINTS:
                 self.curve, self.step = self.curve[::2], self.step * 2
-        now = time.monotonic()
         new_scale = iterate.scale != self.last_scale
-        if new_scale or now - self.last_written >= PREVIEW_SECONDS or iterate.evaluation == iterate.total_evaluations:
-            self.last_written, self.last_scale = now, iterate.scale
+        if self.every.due(force=new_scale or iterate.evaluation == iterate.total_evaluations):
+            self.last_scale = iterate.scale
             self._write(iterate.image, self._progress(iterate, eta))
 
     def _progress(self, iterate: Any, eta: float) -> dict[str, Any]:

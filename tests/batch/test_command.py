@@ -152,13 +152,14 @@ def test_a_worker_builds_its_network_with_the_runs_padding(tiny_weights) -> None
     from painterly import options
     from painterly.models.vgg import EdgePad
     from painterly.models.weights import load_weights_file
+    from painterly.runs.ray import worker_network
 
     weights = load_weights_file(str(tiny_weights), preprocessing="torchvision")
     settings = options.validate({"padding": "reflect", "device": "cpu", "precision": "fp32"})
-    reflecting = executor.worker_network(weights, settings, "tiny")
+    reflecting = worker_network(weights, settings, "tiny")
     pads = [module for module in reflecting.encoder.modules() if isinstance(module, EdgePad)]
     assert pads and all(pad.mode == "reflect" for pad in pads)
-    zeros = executor.worker_network(weights, {**settings, "padding": "zeros"}, "tiny")
+    zeros = worker_network(weights, {**settings, "padding": "zeros"}, "tiny")
     assert zeros is not reflecting and not any(isinstance(m, EdgePad) for m in zeros.encoder.modules())
 
 
