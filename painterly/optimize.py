@@ -171,6 +171,7 @@ def optimize_image(
     step = learning_rate
     stop_reason: str | None = None
     recoveries = 0
+    failed = False  # stopped on a non-finite loss: the best image, never the last iterate
     while tracker.count < tracker.budget:
         try:
             if optimizer == "lbfgs":
@@ -186,6 +187,7 @@ def optimize_image(
             break
         except _NonFiniteLoss:
             if tracker.best_image is None or recoveries >= MAX_RECOVERIES:
+                failed = True
                 stop_reason = (
                     f"the loss became NaN or infinite at evaluation {tracker.count}; "
                     "stopped and kept the best image so far"
@@ -202,8 +204,11 @@ def optimize_image(
             break
     if recoveries and stop_reason is None:
         stop_reason = f"recovered {recoveries} time(s) from a non-finite loss by halving the step"
-    if scored and tracker.best_image is not None and recoveries <= MAX_RECOVERIES and tracker.count:
-        return _score(walk, objective, tracker, stop_reason)
+    if scored and not failed and tracker.best_image is not None:
+        try:
+            return _score(walk, objective, tracker, stop_reason)
+        except _NonFiniteLoss:  # the average or last iterate is not finite: keep the best image
+            stop_reason = "the result's loss was not finite; kept the best image evaluated"
     best = tracker.best_image if tracker.best_image is not None else image.detach().clone()
     return OptimizationOutcome(best.clamp(0, 1), tracker.best_terms, tracker.count, stop_reason)
 

@@ -1,5 +1,7 @@
 """The optimisation loop on objectives with known minima."""
 
+import math
+
 import pytest
 import torch
 
@@ -157,3 +159,19 @@ def test_adam_on_a_pyramid_reaches_the_minimum() -> None:
         evaluations=400, levers=Levers(pyramid=3),
     )  # fmt: skip
     assert (outcome.best_image - target).abs().max() < 0.02
+
+
+def test_a_run_stopped_by_a_non_finite_loss_keeps_its_best_image_with_levers() -> None:
+    calls = {"n": 0}
+
+    def breaks(image: torch.Tensor) -> LossValues:
+        calls["n"] += 1
+        loss = (image - 0.5).pow(2).sum() * (float("inf") if calls["n"] > 4 else 1.0)
+        return LossValues(content=loss, style=torch.zeros(()), total=loss)
+
+    outcome = optimize_image(
+        torch.zeros(1, 3, 2, 2), breaks, optimizer="adam", learning_rate=0.05, evaluations=30,
+        levers=Levers(average=0.9),
+    )  # fmt: skip
+    assert "NaN or infinite" in outcome.stop_reason
+    assert torch.isfinite(outcome.best_image).all() and math.isfinite(float(outcome.best_terms.total))
