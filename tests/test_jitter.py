@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -78,9 +80,23 @@ def test_each_view_compares_with_the_photo_in_the_same_view(tiny_network) -> Non
     assert max(moved) > 0  # the views do move the network's input
 
 
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"jitter": -1}, "jitter must be an integer of at least 0 and at most 32; got -1"),
+        ({"jitter": 33}, "jitter must be an integer of at least 0 and at most 32; got 33"),
+        ({"jitter_every": 0}, "jitter-every must be an integer of at least 1; got 0"),
+        ({"average": 1.0}, "average must be a finite number at least 0 and at most 0.9999; got 1.0"),
+        ({"pyramid": 9, "optimizer": "adam"}, "pyramid must be an integer of at least 0 and at most 8; got 9"),
+    ],
+)
+def test_the_lever_options_refuse_bad_values_in_one_line(values: dict, message: str) -> None:
+    with pytest.raises(PainterlyError, match=re.escape(message)) as raised:
+        validate(values)
+    assert "\n" not in str(raised.value)
+
+
 def test_jitter_option_is_checked() -> None:
-    assert validate({"jitter": 4})["jitter"] == 4
-    with pytest.raises(PainterlyError, match="jitter"):
-        validate({"jitter": -1})
+    assert validate({"jitter": 4, "average": 0.95, "pyramid": 3, "optimizer": "adam"})["jitter"] == 4
     with pytest.raises(PainterlyError, match="--pyramid 3 needs --optimizer adam"):
         validate({"pyramid": 3})
