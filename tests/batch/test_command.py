@@ -68,7 +68,7 @@ def test_batch_writes_every_pair_a_manifest_and_a_grid_and_loads_the_network_onc
 def test_rerun_skips_finished_and_recomputes_what_changed(tiny_weights, folders, tmp_path, monkeypatch) -> None:
     photos, styles = folders
     out = tmp_path / "out"
-    command = ["batch", str(photos / "one.png"), "--style", str(styles), "-o", str(out), *tiny_options(tiny_weights)]
+    command = _one_photo(folders, out, tiny_weights)
     assert cli.main(command) == 0
     calls = counting(monkeypatch)
     assert cli.main(command) == 0
@@ -317,6 +317,12 @@ def test_hashing_a_fifo_or_a_folder_is_an_error_not_a_hang(tmp_path) -> None:
     assert not stuck
 
 
+def _one_photo(folders: tuple[Path, Path], out: Path, weights: Path) -> list[str]:
+    """The batch command for the folder's first photo with every painting, into ``out``."""
+    photos, styles = folders
+    return ["batch", str(photos / "one.png"), "--style", str(styles), "-o", str(out), *tiny_options(weights)]
+
+
 def _made(out: Path, command: list[str]) -> dict[str, bytes]:
     assert cli.main(command) == 0
     return {path.name: path.read_bytes() for path in out.glob("*.png")}
@@ -331,9 +337,8 @@ def _made(out: Path, command: list[str]) -> dict[str, bytes]:
 def test_a_damaged_manifest_row_is_reported_and_made_again(
     tiny_weights, folders, tmp_path, capsys, monkeypatch, damage
 ) -> None:
-    photos, styles = folders
     out = tmp_path / "out"
-    command = ["batch", str(photos / "one.png"), "--style", str(styles), "-o", str(out), *tiny_options(tiny_weights)]
+    command = _one_photo(folders, out, tiny_weights)
     _made(out, command)
     data = json.loads((out / JSON_FILE).read_text())
     data["pictures"][0].update(damage)
@@ -360,9 +365,8 @@ def test_a_damaged_manifest_row_is_reported_and_made_again(
 def test_an_unreadable_manifest_is_kept_and_pictures_not_in_a_manifest_are_not_overwritten(
     tiny_weights, folders, tmp_path, capsys, monkeypatch, text
 ) -> None:
-    photos, styles = folders
     out = tmp_path / "out"
-    command = ["batch", str(photos / "one.png"), "--style", str(styles), "-o", str(out), *tiny_options(tiny_weights)]
+    command = _one_photo(folders, out, tiny_weights)
     before = _made(out, command)
     (out / JSON_FILE).write_text(text)
     capsys.readouterr()
@@ -382,11 +386,10 @@ def test_an_unreadable_manifest_is_kept_and_pictures_not_in_a_manifest_are_not_o
 
 
 def test_a_users_file_with_an_outputs_name_is_not_overwritten(tiny_weights, folders, tmp_path, capsys) -> None:
-    photos, styles = folders
     out = tmp_path / "out"
     out.mkdir()
     (out / "one__stripes.png").write_bytes(b"my own picture")
-    command = ["batch", str(photos / "one.png"), "--style", str(styles), "-o", str(out), *tiny_options(tiny_weights)]
+    command = _one_photo(folders, out, tiny_weights)
     assert cli.main(command) == 1
     error = capsys.readouterr().err
     [line] = [line for line in error_lines(error) if "one__stripes.png" in line]
