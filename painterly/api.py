@@ -74,12 +74,12 @@ def stylize(
     style_loss: Literal["gram", "w2"] = "gram",
     content_weight: float = 1.0,
     style_weight: float = 1e4,
-    optimizer: Literal["lbfgs", "adam"] = "lbfgs",
+    optimizer: Literal["lbfgs", "adam"] = "adam",
     bounds: Literal["inside", "after"] = "inside",
     learning_rate: float | None = None,
     jitter: int = 0,
     jitter_every: int = 25,
-    average: float = 0.0,
+    average: float | None = None,
     pyramid: int = 0,
     iterations: int = 500,
     init: str = "content",
@@ -139,6 +139,7 @@ def stylize_with(
         **settings,
         "scales": [[scale.height, scale.width, scale.evaluations] for scale in plan],
         "learning_rate": options.learning_rate(settings),
+        "average": options.average_decay(settings),
         "model": network.weights.source,
         "precision": network.runtime.precision,
         "memory": "low" if network.recompute else "normal",  # what "auto" chose
@@ -295,7 +296,7 @@ def scale_levers(
         jitter=jitter,
         generator=views,
         restart_every=settings["jitter_every"],
-        average=settings["average"],
+        average=options.average_decay(settings),
         pyramid=settings["pyramid"],
     )
 

@@ -41,6 +41,9 @@ MAX_SEED = 2**64 - 1
 #: Words `init` accepts besides an image file.
 INIT_WORDS = ("content", "palette", "noise", "style")
 DEFAULT_LEARNING_RATES = {"lbfgs": 1.0, "adam": 0.02}
+#: The decay of the moving average of the iterates each optimiser returns unless told: Adam's
+#: iterates oscillate around the minimum (the average is smoother, docs/quality.md), L-BFGS's do not.
+DEFAULT_AVERAGES = {"lbfgs": 0.0, "adam": 0.95}
 #: Where the in-memory images that path options also take (in the API) come from.
 IMAGE_MODULES = ("PIL", "torch", "numpy")
 
@@ -264,7 +267,9 @@ OPTIONS: tuple[Option, ...] = (
            "covariance, by the squared Wasserstein-2 distance between Gaussians per filter (crowsonkb's)"),
     Option("content_weight", float, 1.0, "alpha, the weight of the content loss", "ALPHA", low=0, common=True),
     Option("style_weight", float, 1e4, "beta, the weight of the style loss", "BETA", low=0, common=True),
-    Option("optimizer", Literal["lbfgs", "adam"], "lbfgs", "optimiser of the pixels"),
+    Option("optimizer", Literal["lbfgs", "adam"], "adam",
+           "optimiser of the pixels: adam (with --average, no dot grid in flat areas) or lbfgs (the paper's; "
+           "painterly 0.1's default, also --preset classic)"),
     Option("bounds", Literal["inside", "after"], "inside",
            "L-BFGS and the 0..1 pixel range: inside = optimise the loss of the clamped image (the one saved); "
            "after = unconstrained, clamped when finished (the classic tools)"),
@@ -276,9 +281,9 @@ OPTIONS: tuple[Option, ...] = (
            "grid of dots; 0 = a fixed view, the paper's", "PX", low=0, high=32),
     Option("jitter_every", int, 25, "L-BFGS with --jitter: evaluations per view (L-BFGS restarts at each)", "N",
            low=1),
-    Option("average", float, 0.0,
-           "the result is the moving average of the iterates with this decay per step (0 = the best iterate)",
-           "DECAY", low=0, high=0.9999),
+    Option("average", float | None, None,
+           "the result is the moving average of the iterates with this decay per step, 0 = the best iterate "
+           "(default: adam 0.95, lbfgs 0)", "DECAY", low=0, high=0.9999),
     Option("pyramid", int, 0,
            "Adam steps on a Laplacian pyramid of this many levels instead of the pixels (0 = the pixels)", "N",
            low=0, high=8),
@@ -394,7 +399,13 @@ def jsonable(value: Any) -> Any:
 def learning_rate(settings: Mapping[str, Any]) -> float:
     """The step size a run uses: the option, else the optimiser's default."""
     given = settings.get("learning_rate")
-    return float(given) if given is not None else DEFAULT_LEARNING_RATES[settings.get("optimizer", "lbfgs")]
+    return float(given) if given is not None else DEFAULT_LEARNING_RATES[settings.get("optimizer", "adam")]
+
+
+def average_decay(settings: Mapping[str, Any]) -> float:
+    """The decay of the moving average a run returns: the option, else the optimiser's default."""
+    given = settings.get("average")
+    return float(given) if given is not None else DEFAULT_AVERAGES[settings.get("optimizer", "adam")]
 
 
 def parse(values: Mapping[str, Any], *, where: str = "") -> dict[str, Any]:

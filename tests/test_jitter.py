@@ -99,4 +99,19 @@ def test_the_lever_options_refuse_bad_values_in_one_line(values: dict, message: 
 def test_jitter_option_is_checked() -> None:
     assert validate({"jitter": 4, "average": 0.95, "pyramid": 3, "optimizer": "adam"})["jitter"] == 4
     with pytest.raises(PainterlyError, match="--pyramid 3 needs --optimizer adam"):
-        validate({"pyramid": 3})
+        validate({"pyramid": 3, "optimizer": "lbfgs"})
+
+
+def test_the_default_path_is_adam_with_its_average_and_classic_is_lbfgs_without() -> None:
+    from painterly import options
+    from painterly.presets import PRESETS
+
+    default = validate({})
+    path = (default["optimizer"], options.average_decay(default), options.learning_rate(default))
+    assert path == ("adam", 0.95, 0.02)
+    assert options.average_decay(validate({"optimizer": "lbfgs"})) == 0.0
+    assert options.average_decay(validate({"optimizer": "lbfgs", "average": 0.5})) == 0.5
+    assert options.average_decay(validate({"average": 0})) == 0.0  # an explicit 0 is the best iterate, not the default
+    for name in ("classic", "bold", "paper"):
+        chosen = validate(PRESETS[name])
+        assert (chosen["optimizer"], options.average_decay(chosen)) == ("lbfgs", 0.0), name

@@ -347,7 +347,7 @@ def test_gram_stays_the_default_and_other_words_are_refused() -> None:
 def _tiny_run(weights: Path, images: tuple[Path, Path], **extra: object) -> list[float]:
     content, style = images
     result = stylize(content, style, weights=str(weights), size=32, iterations=12, scales=1, precision="fp32",
-                     device="cpu", style_loss="w2", style_weight=1e6, **extra)  # fmt: skip
+                     device="cpu", style_loss="w2", style_weight=1e6, optimizer="lbfgs", **extra)  # fmt: skip
     assert result.settings["style_loss"] == "w2"
     return [record.style_loss for record in result.history]
 

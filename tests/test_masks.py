@@ -136,6 +136,7 @@ def test_masks_route_each_style_to_its_region(tiny_weights, tiny_network, small_
         result = stylize(
             content, [checker, blobs], style_masks=masks, weights=str(tiny_weights), size=48, scales=1,
             iterations=20, init="noise", content_weight=0.0, style_weight=1e3, precision="fp32", device="cpu",
+            optimizer="lbfgs",
         )  # fmt: skip
         in_left = region_losses(network, names, result.image, left_mask, paintings)
         in_right = region_losses(network, names, result.image, right_mask, paintings)

@@ -117,7 +117,8 @@ def test_padding_modes_paint_a_picture_of_their_own(tiny_weights, small_images, 
 
 def test_bounds_inside_reports_the_loss_of_the_returned_picture(tiny_weights, small_images) -> None:
     """With the default bounds the final losses are those of the picture returned (in range);
-    with "after" they are those of an unclamped iterate, which the returned picture does not have."""
+    with "after" (and L-BFGS, which returns its last iterate) they are those of an unclamped
+    iterate, which the returned picture does not have."""
     from painterly import options, stylize
     from painterly.image import load_image
     from painterly.models.weights import load_weights_file
@@ -128,7 +129,8 @@ def test_bounds_inside_reports_the_loss_of_the_returned_picture(tiny_weights, sm
 
     content, style = small_images
     chosen = {"weights": str(tiny_weights), "size": 32, "iterations": 12, "precision": "fp32", "device": "cpu",
-              "scales": 1, "style_weight": 1e7, "learning_rate": 5.0, "margin": 0}  # fmt: skip
+              "scales": 1, "style_weight": 1e7, "learning_rate": 5.0, "margin": 0,
+              "optimizer": "lbfgs"}  # fmt: skip
     settings = options.validate(chosen)
     network = Network(load_weights_file(str(tiny_weights)), [*settings["content_layers"], *settings["style_layers"]],
                       resolve_runtime("cpu", "fp32"))  # fmt: skip

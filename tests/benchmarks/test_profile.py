@@ -29,6 +29,7 @@ def test_a_profiled_cpu_run_counts_every_evaluation(
     code = profile.main([
         "--device", "cpu", "--weights", str(tiny_weights), "--pair", str(content), str(style),
         "--size", "48", "--iterations", "12", "--warmup", "3", "--out", str(out), "--set", "scales=1",
+        "--set", "optimizer=lbfgs",  # the line-search counts below are L-BFGS's
     ])  # fmt: skip
     assert code == 0
     summary = json.loads(out.read_text())
