@@ -365,7 +365,7 @@ def run_one(spec: RunSpec) -> Measurement:
         final_scale = outcome.history[-1].scale if outcome.history else 0
         shape = RunShape(
             weights.arch, [*settings["content_layers"], *settings["style_layers"]], precision,
-            spec.overrides.get("optimizer", "lbfgs"), lbfgs_history=None,
+            str(outcome.settings["optimizer"]), lbfgs_history=None,
             final_evaluations=outcome.settings["scales"][-1][2], content_layers=list(settings["content_layers"]),
             channels_last=runtime.channels_last, pooling=settings["pooling"], device_type=device.type,
             style_scale=settings["style_scale"], margin=int(outcome.settings["margin"]),

@@ -3,11 +3,13 @@
     python scripts/render_examples.py                      # all, 320 px, into docs/images/
     python scripts/render_examples.py --only regions --size 128 --out /tmp/try
 
-Every picture uses stylize()'s defaults (network "auto", 500 evaluations, multi-scale, L-BFGS)
-except for the one control it shows. Each control gives `<name>.jpg` (the result) and
-`<name>_side.jpg` (photo | result, with the painting(s) and masks as insets). The masks of the
-region pictures are made here from the photo itself: the sky of Tübingen is the part of the upper
-image that is bright and blue. All ten took 72 minutes at 320 px on a busy 2-core CPU.
+Every picture uses stylize()'s defaults (network "auto", 500 evaluations, multi-scale) on the
+classic path they were rendered with (`--preset classic`: L-BFGS, its lowest-loss iterate; the
+default path is Adam with its average since painterly 0.2) except for the one control it
+shows. Each control gives `<name>.jpg` (the result) and `<name>_side.jpg` (photo | result, with
+the painting(s) and masks as insets). The masks of the region pictures are made here from the
+photo itself: the sky of Tübingen is the part of the upper image that is bright and blue. All
+ten took 72 minutes at 320 px on a busy 2-core CPU.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from PIL import Image, ImageDraw
 
 from painterly import stylize
 from painterly.image import load_image, resize, to_pil
+from painterly.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT.parent / "shared" / "images"
@@ -134,7 +137,7 @@ def render(example: Example, size: int, iterations: int | None, out: Path, image
     photo_path = images / "tubingen.jpg"
     photo = load_image(photo_path)
     extra = example.masks(photo, out) if example.masks else {}
-    options = {"size": size, **example.options, **extra}
+    options = {"size": size, **PRESETS["classic"], **example.options, **extra}
     if iterations is not None:
         options["iterations"] = iterations
     styles = [str(images / name) for name in example.styles]

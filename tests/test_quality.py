@@ -374,21 +374,24 @@ def test_the_crops_with_a_visible_grid_score_high_and_the_clean_ones_zero() -> N
             assert found.peak < 0.75 * PEAK_RATIO and found.amplitude == 0.0, name
 
 
-def readme_pictures() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def readme_pictures() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The README's Tübingen x Starry Night: painterly 0.1's default path (--preset classic), the
+    default path, --preset bold, and the photo at their size."""
     from painterly.image import image_size, load_image, resize
 
-    default, bold = (
-        load_image(IMAGES / name) for name in ("tubingen_starry_night.jpg", "tubingen_starry_night_bold.jpg")
+    classic, default, bold = (
+        load_image(IMAGES / f"tubingen_starry_night{suffix}.jpg") for suffix in ("_classic", "", "_bold")
     )
-    return default, bold, resize(load_image(PHOTO), image_size(default))
+    return classic, default, bold, resize(load_image(PHOTO), image_size(default))
 
 
 @pytest.mark.skipif(not PHOTO.exists(), reason="../shared/images/tubingen.jpg is absent")
-def test_the_readme_picture_has_the_grid_and_bold_has_not() -> None:
-    """The README's Tübingen x Starry Night (defaults, a dot grid in the sky at 4x) against the
-    same with --preset bold (strokes there) and the photo: measured 0.016 against 0 and 0."""
-    default, bold, photo = readme_pictures()
-    assert dot_grid(default, photo).amplitude > 0.01
+def test_the_readme_pictures_grid_classic_high_default_low_bold_none() -> None:
+    """The classic path paints a dot grid in the sky (plain at 4x), the default path (Adam with its
+    average) a far weaker one, bold (strokes there) and the photo none: measured 0.0146, 0.0032, 0, 0."""
+    classic, default, bold, photo = readme_pictures()
+    assert dot_grid(classic, photo).amplitude > 0.01
+    assert dot_grid(default, photo).amplitude < 0.3 * dot_grid(classic, photo).amplitude
     assert dot_grid(bold, photo).amplitude < 0.001
     assert dot_grid(photo, photo).amplitude < 0.001
 
@@ -418,8 +421,9 @@ def table() -> None:
     for name, crop in real_crops().items():
         row(f"crop: {name}", crop, None, margin=0, keep=1.0)
     if PHOTO.exists():
-        default, bold, photo = readme_pictures()
+        classic, default, bold, photo = readme_pictures()
         for name, picture in {
+            "README picture, --preset classic": classic,
             "README picture, defaults": default,
             "README picture, bold": bold,
             "the photo": photo,
