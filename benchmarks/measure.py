@@ -42,6 +42,7 @@ from painterly.memory import RunShape, available_bytes, estimate_peak_bytes
 from painterly.models.weights import LoadedWeights
 from painterly.result import HistoryRecord, StylizeResult
 from painterly.runtime import bf16_is_fast, resolve_runtime
+from painterly.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -364,11 +365,11 @@ def run_one(spec: RunSpec) -> Measurement:
         precision = str(outcome.settings["precision"])
         final_scale = outcome.history[-1].scale if outcome.history else 0
         shape = RunShape(
-            weights.arch, [*settings["content_layers"], *settings["style_layers"]], precision,
+            weights.arch, settings.network.layers, precision,
             str(outcome.settings["optimizer"]), lbfgs_history=None,
-            final_evaluations=outcome.settings["scales"][-1][2], content_layers=list(settings["content_layers"]),
-            channels_last=runtime.channels_last, pooling=settings["pooling"], device_type=device.type,
-            style_scale=settings["style_scale"], margin=int(outcome.settings["margin"]),
+            final_evaluations=outcome.settings["scales"][-1][2], content_layers=list(settings.network.content_layers),
+            channels_last=runtime.channels_last, pooling=settings.network.pooling, device_type=device.type,
+            style_scale=settings.inputs.style_scale, margin=int(outcome.settings["margin"]),
             recompute=outcome.settings.get("memory") == "low",
         )  # fmt: skip
         measured = dataclasses.replace(
@@ -414,7 +415,7 @@ def run_one(spec: RunSpec) -> Measurement:
 def score(
     spec: RunSpec,
     weights: LoadedWeights,
-    settings: Mapping[str, Any],
+    settings: Settings,
     image: torch.Tensor,
     device: torch.device,
     *,

@@ -26,6 +26,7 @@ from painterly.models.weights import LoadedWeights
 from painterly.network import Network, load_weights
 from painterly.objective import Objective
 from painterly.runtime import Runtime
+from painterly.settings import Settings
 from painterly.terms import LossValues as ObjectiveValues
 from painterly.terms import TermWeights
 
@@ -64,23 +65,23 @@ class ReferenceRun:
     losses: tuple[LossValues, ...]  # of every evaluation, in order
 
 
-def objective_settings(overrides: Mapping[str, Any], size: int | None = None) -> dict[str, Any]:
+def objective_settings(overrides: Mapping[str, Any], size: int | None = None) -> Settings:
     """Validated options (:func:`painterly.options.validate`): painterly's defaults with the
-    overrides that change the objective, at ``size`` (the default size if None); the learning
-    rate resolved for L-BFGS."""
+    overrides that change the objective, at ``size`` (the default size if None), for L-BFGS (the
+    reference's optimiser: ``schedule.step`` is its learning rate)."""
     defaults = options.defaults()
     values = {name: defaults[name] for name in OBJECTIVE_OPTIONS}
     values.update({name: value for name, value in overrides.items() if name in OBJECTIVE_OPTIONS})
     if size is not None:
         values["size"] = size
-    settings = options.validate(values)
-    settings["learning_rate"] = options.learning_rate({**settings, "optimizer": "lbfgs"})
-    return settings
+    return options.validate({**values, "optimizer": "lbfgs"})
 
 
-def objective_summary(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The options of :data:`OBJECTIVE_OPTIONS`, JSON-friendly: what a reference run depends on."""
-    return {name: options.jsonable(settings[name]) for name in OBJECTIVE_OPTIONS}
+def objective_summary(settings: Settings) -> dict[str, Any]:
+    """The options of :data:`OBJECTIVE_OPTIONS`, JSON-friendly: what a reference run depends on
+    (the learning rate resolved)."""
+    record = {**settings.as_dict(), "learning_rate": settings.schedule.step}
+    return {name: record[name] for name in OBJECTIVE_OPTIONS}
 
 
 def load_network_weights(model: str, weights: str | None, overrides: Mapping[str, Any]) -> LoadedWeights:
@@ -91,7 +92,7 @@ def load_network_weights(model: str, weights: str | None, overrides: Mapping[str
 
 def build_objective(
     weights: LoadedWeights,
-    settings: Mapping[str, Any],
+    settings: Settings,
     photo: torch.Tensor,
     painting: torch.Tensor,
     size: tuple[int, int],
@@ -104,10 +105,10 @@ def build_objective(
     "bf16": under bf16 autocast, to measure what bf16 changes in the loss of one image.
     """
     runtime = Runtime(torch.device(device), precision, channels_last=False)
-    layers = [*settings["content_layers"], *settings["style_layers"]]
-    network = Network(weights, layers, runtime, pooling=settings["pooling"], padding=settings["padding"])
-    weights = TermWeights.from_settings(network, settings, blend=(1.0,))
-    return Objective(network, weights, photo, [painting], size)
+    chosen = settings.network
+    network = Network(weights, chosen.layers, runtime, pooling=chosen.pooling, padding=chosen.padding)
+    terms = TermWeights.from_settings(network, settings, blend=(1.0,))
+    return Objective(network, terms, photo, [painting], size)
 
 
 class _BudgetSpent(Exception):
@@ -165,7 +166,7 @@ def reference_stylize(
     style: str | Path,
     size: int,
     weights: LoadedWeights,
-    settings: Mapping[str, Any],
+    settings: Settings,
     iterations: int,
     device: torch.device | str,
 ) -> ReferenceRun:
@@ -175,18 +176,18 @@ def reference_stylize(
     height, width = fit_long_side(*image_size(photo), size)
     objective = build_objective(weights, settings, photo, painting, (height, width), device, "fp32")
     start = resize(photo, (height, width)).to(device)
-    return lbfgs_loop(objective, start, iterations, float(settings["learning_rate"]))
+    return lbfgs_loop(objective, start, iterations, settings.schedule.step)
 
 
 def reference_estimate(
-    weights: LoadedWeights, settings: Mapping[str, Any], height: int, width: int, iterations: int, device_type: str
+    weights: LoadedWeights, settings: Settings, height: int, width: int, iterations: int, device_type: str
 ) -> int:
     """The reference's estimated peak memory (float32, no channels_last, torch's 100 L-BFGS pairs)."""
     shape = RunShape(
-        weights.arch, [*settings["content_layers"], *settings["style_layers"]], "fp32", "lbfgs",
+        weights.arch, settings.network.layers, "fp32", "lbfgs",
         lbfgs_history=REFERENCE_HISTORY, final_evaluations=iterations,
-        content_layers=list(settings["content_layers"]), channels_last=False, pooling=settings["pooling"],
-        device_type=device_type, style_scale=settings["style_scale"],
+        content_layers=list(settings.network.content_layers), channels_last=False, pooling=settings.network.pooling,
+        device_type=device_type, style_scale=settings.inputs.style_scale,
     )  # fmt: skip
     return estimate_peak_bytes(shape, height, width)
 

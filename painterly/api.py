@@ -42,6 +42,7 @@ from painterly.optimize import Levers, optimize_image
 from painterly.result import Finisher, HistoryRecord, Iterate, Recorder, StylizeResult
 from painterly.runtime import resolve_runtime
 from painterly.schedule import Scale, plan_scales
+from painterly.settings import Settings
 from painterly.styles import load_styles, style_blend_weights, style_sources
 from painterly.terms import LossValues, Term, TermWeights
 
@@ -119,7 +120,7 @@ ExtraLoss = Callable[[Canvas], Term]
 def stylize_with(
     network: Network,
     inputs: Inputs,
-    settings: dict[str, Any],
+    settings: Settings,
     *,
     callback: Callable[[Iterate], None] | None = None,
     reason: str | None = None,
@@ -135,16 +136,16 @@ def stylize_with(
     """
     weights = TermWeights.from_settings(network, settings, inputs.blend)
     plan, network = plan_run_network(inputs, network, weights, settings)  # this run's view of the network
-    settings = {
-        **settings,
+    record = {  # the options as used: what "auto" and the defaults chose
+        **settings.as_dict(),
         "scales": [[scale.height, scale.width, scale.evaluations] for scale in plan],
-        "learning_rate": options.learning_rate(settings),
-        "average": options.average_decay(settings),
+        "learning_rate": settings.schedule.step,
+        "average": settings.schedule.decay,
         "model": network.weights.source,
         "precision": network.runtime.precision,
-        "memory": "low" if network.recompute else "normal",  # what "auto" chose
+        "memory": "low" if network.recompute else "normal",
     }
-    total = settings["iterations"]
+    total = settings.schedule.iterations
     shown = reason or network.description
     if network.recompute:  # the first progress line says so: the run is slower than usual
         shown += "; activations recomputed in the backward pass to save memory (--memory low)"
@@ -155,7 +156,7 @@ def stylize_with(
     return StylizeResult(
         image=inputs.finish(best.detach()).float().cpu().clamp(0, 1),
         history=recorder.history,
-        settings=settings,
+        settings=record,
         model=network.description,
         model_reason=reason,
         runtime=network.runtime.describe(),
@@ -181,7 +182,7 @@ class Inputs:
 def prepare_inputs(
     content: ImageSource,
     style: ImageSource | Sequence[ImageSource],
-    settings: dict[str, Any],
+    settings: Settings,
     *,
     masks: tuple[Sequence[ImageSource] | None, ImageSource | None] = (None, None),
 ) -> Inputs:
@@ -192,13 +193,14 @@ def prepare_inputs(
     by default they are read from ``settings``.
     """
     style_masks, content_mask = masks
-    style_masks = settings["style_masks"] if style_masks is None else style_masks
-    content_mask = settings["content_mask"] if content_mask is None else content_mask
+    style_masks = settings.inputs.style_masks if style_masks is None else style_masks
+    content_mask = settings.inputs.content_mask if content_mask is None else content_mask
     photo = load_image(content, role="content image")
     paintings = load_styles(style)
     region_masks = load_region_masks(style_masks, content_mask, len(paintings), image_size(photo))
-    blend = style_blend_weights(settings["style_weights"], len(paintings), masked=style_masks is not None)
-    colors = ColorControl(settings["preserve_color"], settings["color_transfer"], settings["original_colors"])
+    blend = style_blend_weights(settings.inputs.style_weights, len(paintings), masked=style_masks is not None)
+    chosen = settings.inputs
+    colors = ColorControl(chosen.preserve_color, chosen.color_transfer, chosen.original_colors)
     composite = region_masks.compositor(photo)
     restore = colors.finisher(photo)
 
@@ -206,9 +208,9 @@ def prepare_inputs(
         return restore(composite(image))
 
     seen_photo, seen_paintings = colors.prepare(photo, paintings)
-    if settings["init"] not in options.INIT_WORDS:
-        load_image(settings["init"], role="init image")  # fail before the network loads, not after
-    paths = input_paths(content, style, style_masks, content_mask, settings["init"])
+    if settings.schedule.init not in options.INIT_WORDS:
+        load_image(settings.schedule.init, role="init image")  # fail before the network loads, not after
+    paths = input_paths(content, style, style_masks, content_mask, settings.schedule.init)
     return Inputs(seen_photo, tuple(seen_paintings), region_masks, tuple(blend), finish, paths)
 
 
@@ -228,18 +230,18 @@ def input_paths(
     return {role: Path(source).expanduser() for role, source in named if isinstance(source, str | os.PathLike)}
 
 
-def build_network(settings: dict[str, Any], *, progress: ProgressCallback | None = None) -> tuple[Network, str | None]:
+def build_network(settings: Settings, *, progress: ProgressCallback | None = None) -> tuple[Network, str | None]:
     """The network of validated ``settings`` on its device, with every layer the objective reads, and
     why ``model="auto"`` chose it."""
-    runtime = resolve_runtime(settings["device"], settings["precision"])
+    runtime = resolve_runtime(settings.network.device, settings.network.precision)
     weights, reason = load_weights(
-        settings["model"], settings["weights"], settings["weights_preprocessing"], progress=progress
+        settings.network.model, settings.network.weights, settings.network.weights_preprocessing, progress=progress
     )
-    layers = [*settings["content_layers"], *settings["style_layers"]]
-    return Network(weights, layers, runtime, pooling=settings["pooling"], padding=settings["padding"]), reason
+    layers = settings.network.layers
+    return Network(weights, layers, runtime, pooling=settings.network.pooling, padding=settings.network.padding), reason
 
 
-def plan_run(inputs: Inputs, network: Network, weights: TermWeights, settings: dict[str, Any]) -> list[Scale]:
+def plan_run(inputs: Inputs, network: Network, weights: TermWeights, settings: Settings) -> list[Scale]:
     """The coarse-to-fine scales of the run; refuses, before allocating anything large, a run that
     would not fit in memory or whose photo is too narrow for the network at this size.
 
@@ -249,7 +251,7 @@ def plan_run(inputs: Inputs, network: Network, weights: TermWeights, settings: d
 
 
 def plan_run_network(
-    inputs: Inputs, network: Network, weights: TermWeights, settings: dict[str, Any]
+    inputs: Inputs, network: Network, weights: TermWeights, settings: Settings
 ) -> tuple[list[Scale], Network]:
     """:func:`plan_run`'s scales, and ``network`` as this run uses it: activations recomputed or not
     by the ``memory`` option (:func:`painterly.memory.choose_recompute`: with "auto", only when the
@@ -260,22 +262,22 @@ def plan_run_network(
 
 
 def _plan_run(
-    inputs: Inputs, network: Network, weights: TermWeights, settings: dict[str, Any]
+    inputs: Inputs, network: Network, weights: TermWeights, settings: Settings
 ) -> tuple[list[Scale], bool]:
     """The scales, and whether the run recomputes activations to fit; refuses what does not fit."""
     photo_height, photo_width = image_size(inputs.photo)
-    height, width = fit_long_side(photo_height, photo_width, settings["size"])
+    height, width = fit_long_side(photo_height, photo_width, settings.inputs.size)
     if min(height, width) < options.MIN_SIDE:
-        raise PainterlyError(_too_narrow(photo_height, photo_width, settings["size"]))
-    plan = plan_scales(height, width, settings["iterations"], settings["scales"])
+        raise PainterlyError(_too_narrow(photo_height, photo_width, settings.inputs.size))
+    plan = plan_scales(height, width, settings.schedule.iterations, settings.schedule.scales)
     shape = RunShape(
-        network.arch, list(weights.layers), network.runtime.precision, settings["optimizer"],
+        network.arch, list(weights.layers), network.runtime.precision, settings.schedule.optimizer,
         final_evaluations=plan[-1].evaluations, content_layers=list(weights.content_layers),
-        channels_last=network.runtime.channels_last, pooling=settings["pooling"],
-        device_type=network.runtime.device.type, style_scale=settings["style_scale"],
-        margin=settings["margin"],  # the final scale's, on every side
+        channels_last=network.runtime.channels_last, pooling=settings.network.pooling,
+        device_type=network.runtime.device.type, style_scale=settings.inputs.style_scale,
+        margin=settings.objective.margin,  # the final scale's, on every side
     )  # fmt: skip
-    return plan, choose_recompute(shape, height, width, settings["memory"])
+    return plan, choose_recompute(shape, height, width, settings.runtime.memory)
 
 
 def scale_canvases(plan: list[Scale], margin: int) -> list[Canvas]:
@@ -285,19 +287,19 @@ def scale_canvases(plan: list[Scale], margin: int) -> list[Canvas]:
 
 
 def scale_levers(
-    settings: dict[str, Any], canvas: Canvas, final_long_side: int, views: torch.Generator, device: torch.device
+    settings: Settings, canvas: Canvas, final_long_side: int, views: torch.Generator, device: torch.device
 ) -> Levers:
     """The path levers of one scale (:class:`~painterly.optimize.Levers`): the jitter's reach scaled
     like the margin (at least 1 px), its views drawn from ``views``."""
-    reach = scaled_margin(settings["jitter"], max(canvas.inner), final_long_side)
+    reach = scaled_margin(settings.schedule.jitter, max(canvas.inner), final_long_side)
     reach = min(reach, min(canvas.size) - 1)
     jitter = Jitter.make(reach, canvas.size, views, device) if reach >= 1 else None
     return Levers(
         jitter=jitter,
         generator=views,
-        restart_every=settings["jitter_every"],
-        average=options.average_decay(settings),
-        pyramid=settings["pyramid"],
+        restart_every=settings.schedule.jitter_every,
+        average=settings.schedule.decay,
+        pyramid=settings.schedule.pyramid,
     )
 
 
@@ -316,7 +318,7 @@ def run_scales(
     network: Network,
     weights: TermWeights,
     plan: list[Scale],
-    settings: dict[str, Any],
+    settings: Settings,
     recorder: Recorder,
     *,
     start: torch.Tensor | None = None,
@@ -329,12 +331,12 @@ def run_scales(
     margin each scale optimises a canvas around the picture, started mirrored at the picture's
     edges, and hands on the picture without it.
     """
-    generator = torch.Generator().manual_seed(settings["seed"])
-    views = torch.Generator().manual_seed(settings["seed"])  # the jitter's own, so the init is unchanged
+    generator = torch.Generator().manual_seed(settings.schedule.seed)
+    views = torch.Generator().manual_seed(settings.schedule.seed)  # the jitter's own, so the init is unchanged
     current: torch.Tensor | None = None
     final_values: LossValues | None = None
     stop_reasons: list[str] = []
-    canvases = scale_canvases(plan, settings["margin"])
+    canvases = scale_canvases(plan, settings.objective.margin)
     for index, (scale, canvas) in enumerate(zip(plan, canvases, strict=True), start=1):
         size = canvas.inner
         own = [extra_loss(canvas)] if extra_loss is not None else []
@@ -343,22 +345,22 @@ def run_scales(
             network, weights, inputs.photo, inputs.paintings, size, inputs.masks,
             terms=own, margin=canvas.margin, jitter=levers.jitter,
         )  # fmt: skip
-        evaluate = objective if settings["compile"] == "off" else objective.compiled(settings["compile"])
+        evaluate = objective if settings.runtime.compile == "off" else objective.compiled(settings.runtime.compile)
         if current is not None:
             first = upsample_result(current.cpu(), inputs.photo, size)
         elif start is not None:
             first = resize(start.detach().float().cpu(), size)
         else:
-            first = initial_image(settings["init"], inputs.photo, inputs.paintings[0], *size, generator)
+            first = initial_image(settings.schedule.init, inputs.photo, inputs.paintings[0], *size, generator)
         recorder.start_scale(index, crop=canvas.crop)
         outcome = optimize_image(
             canvas.pad(first).to(network.runtime.device),
             evaluate,
-            optimizer=settings["optimizer"],
-            learning_rate=options.learning_rate(settings),
+            optimizer=settings.schedule.optimizer,
+            learning_rate=settings.schedule.step,
             evaluations=scale.evaluations,
-            tolerance=settings["tolerance"],
-            bounds=settings["bounds"],
+            tolerance=settings.schedule.tolerance,
+            bounds=settings.schedule.bounds,
             on_evaluation=recorder,
             levers=levers,
         )

@@ -31,6 +31,7 @@ from painterly.jitter import Jitter
 from painterly.margin import Canvas
 from painterly.masks import RegionMasks
 from painterly.network import Network
+from painterly.settings import Settings
 from painterly.terms import (
     LossValues,
     PictureTerm,
@@ -145,17 +146,18 @@ def _view_features(
     return views
 
 
-def check_terms_finite(values: LossValues | None, settings: Mapping[str, Any]) -> None:
+def check_terms_finite(values: LossValues | None, settings: Settings) -> None:
     """Refuse an objective that is not finite at its very first evaluation, naming the weight that overflowed."""
     if values is not None:
         return
+    record = settings.as_dict()
     labels = ["content-weight", "style-weight", "tv-weight"]
-    others = (key.replace("_", "-") for key in settings if key.endswith("_weight"))
+    others = (key.replace("_", "-") for key in record if key.endswith("_weight"))
     labels += [label for label in others if label not in labels]
-    biggest = max(labels, key=lambda label: _as_float(settings, label))
+    biggest = max(labels, key=lambda label: _as_float(record, label))
     raise PainterlyError(
         f"the loss is not finite from the first evaluation (overflow); --{biggest} "
-        f"{_as_float(settings, biggest):g} is too large: lower it"
+        f"{_as_float(record, biggest):g} is too large: lower it"
     )
 
 

@@ -18,6 +18,7 @@ on the command line, without the dashes (``style-scale``), so it reads the same 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import math
 import os
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from painterly.errors import PainterlyError
+from painterly.settings import DEFAULT_AVERAGES, DEFAULT_LEARNING_RATES, GROUP_TYPES, Settings
 
 #: The paper's layers (Gatys et al. 2016, section 2): content at conv4_2, style at conv1_1 ... conv5_1.
 PAPER_CONTENT_LAYERS = ("conv4_2",)
@@ -40,10 +42,6 @@ MAX_SIZE = 16384
 MAX_SEED = 2**64 - 1
 #: Words `init` accepts besides an image file.
 INIT_WORDS = ("content", "palette", "noise", "style")
-DEFAULT_LEARNING_RATES = {"lbfgs": 1.0, "adam": 0.02}
-#: The decay of the moving average of the iterates each optimiser returns unless told: Adam's
-#: iterates oscillate around the minimum (the average is smoother, docs/quality.md), L-BFGS's do not.
-DEFAULT_AVERAGES = {"lbfgs": 0.0, "adam": 0.95}
 #: Where the in-memory images that path options also take (in the API) come from.
 IMAGE_MODULES = ("PIL", "torch", "numpy")
 
@@ -312,6 +310,10 @@ OPTIONS: tuple[Option, ...] = (
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
+#: Each option's group in :class:`painterly.settings.Settings` (``inputs``, ``network``, ...).
+GROUPS: dict[str, str] = {
+    field.name: group for group, kind in GROUP_TYPES.items() for field in dataclasses.fields(kind)
+}
 
 
 def option(name: str) -> Option:
@@ -333,17 +335,18 @@ def defaults() -> dict[str, Any]:
 # --- validation -----------------------------------------------------------------------------
 
 
-def validate(values: Mapping[str, Any]) -> dict[str, Any]:
+def validate(values: Mapping[str, Any]) -> Settings:
     """Every option checked (missing ones take their defaults), and the rules between them.
 
-    Returns the settings as used: JSON-friendly, paths as text and in-memory mask images named
-    (``<Image>``). Unknown names are an error with the closest match.
+    Returns the typed settings of a run (:class:`painterly.settings.Settings`): paths as text and
+    in-memory mask images named (``<Image>``); ``.as_dict()`` is their JSON-friendly record, which
+    this accepts back. Unknown names are an error with the closest match.
     """
     for name in values:
         option(name)
     settings = {item.name: item.check(values.get(item.name, item.default)) for item in OPTIONS}
     _check_together(settings)
-    return {name: jsonable(value) for name, value in settings.items()}
+    return Settings.from_checked({name: jsonable(value) for name, value in settings.items()})
 
 
 def _check_together(settings: Mapping[str, Any]) -> None:
@@ -397,13 +400,15 @@ def jsonable(value: Any) -> Any:
 
 
 def learning_rate(settings: Mapping[str, Any]) -> float:
-    """The step size a run uses: the option, else the optimiser's default."""
+    """The step size of a settings record (a dict: a benchmark's or a picture's metadata): the
+    option, else the optimiser's default. Validated settings have it as ``schedule.step``."""
     given = settings.get("learning_rate")
     return float(given) if given is not None else DEFAULT_LEARNING_RATES[settings.get("optimizer", "adam")]
 
 
 def average_decay(settings: Mapping[str, Any]) -> float:
-    """The decay of the moving average a run returns: the option, else the optimiser's default."""
+    """The decay of the moving average of a settings record (a dict): the option, else the
+    optimiser's default. Validated settings have it as ``schedule.decay``."""
     given = settings.get("average")
     return float(given) if given is not None else DEFAULT_AVERAGES[settings.get("optimizer", "adam")]
 
@@ -508,7 +513,9 @@ def _default_text(value: Any) -> str:
 
 __all__ = [
     "BY_NAME",
+    "DEFAULT_AVERAGES",
     "DEFAULT_LEARNING_RATES",
+    "GROUPS",
     "INIT_WORDS",
     "MAX_SEED",
     "MAX_SIZE",

@@ -33,15 +33,21 @@ from typing import Any
 import torch
 from PIL import Image, ImageDraw
 
+from painterly import options
 from painterly.image import fit_long_side, image_size, load_image, resize
 from painterly.margin import pad_image
 from painterly.network import Network, load_weights
 from painterly.objective import Objective
 from painterly.quality import border_ratio, dot_grid, edge_bands, flattest_tiles
 from painterly.runtime import Runtime
+from painterly.settings import Settings
 from painterly.terms import TermWeights
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
+#: The recorded options a saved picture is scored by: its network, objective and size.
+SCORED = ("model", "weights", "weights_preprocessing", "pooling", "padding", "content_layers", "style_layers",
+          "style_layer_weights", "style_loss", "content_weight", "style_weight", "tv_weight", "margin", "size",
+          "style_scale")  # fmt: skip
 PAINTINGS = ("starry_night.jpg", "great_wave.jpg", "composition_vii.jpg", "shipwreck.jpg")
 #: (wheel's distribution, path inside the wheel): photos with flat skies, walls and backgrounds.
 PHOTOS = (
@@ -111,21 +117,21 @@ class Scorer:
     def __init__(self) -> None:
         self.networks: dict[str, Network] = {}
 
-    def network(self, settings: dict[str, Any]) -> Network:
-        key = json.dumps([settings["model"], settings["content_layers"], settings["style_layers"]])
+    def network(self, settings: Settings) -> Network:
+        chosen = settings.network
+        key = json.dumps([chosen.model, chosen.content_layers, chosen.style_layers])
         if key not in self.networks:
-            weights, _ = load_weights(settings["model"], settings["weights"], settings["weights_preprocessing"])
+            weights, _ = load_weights(chosen.model, chosen.weights, chosen.weights_preprocessing)
             runtime = Runtime(torch.device("cpu"), "fp32", channels_last=False)
-            layers = [*settings["content_layers"], *settings["style_layers"]]
-            self.networks[key] = Network(weights, layers, runtime, pooling=settings["pooling"])
+            self.networks[key] = Network(weights, chosen.layers, runtime, pooling=chosen.pooling)
         return self.networks[key]
 
-    def __call__(
-        self, picture: torch.Tensor, photo: Path, painting: Path, settings: dict[str, Any]
-    ) -> dict[str, float]:
+    def __call__(self, picture: torch.Tensor, photo: Path, painting: Path, record: dict[str, Any]) -> dict[str, float]:
+        """The losses of ``picture`` under the objective of a run's recorded options (``record``)."""
+        settings = options.validate({name: record[name] for name in SCORED if name in record})
         network = self.network(settings)
         weights = TermWeights.from_settings(network, settings, (1.0,))
-        margin = settings["margin"]
+        margin = settings.objective.margin
         objective = Objective(
             network, weights, load_image(photo), [load_image(painting)], image_size(picture), margin=margin
         )

@@ -33,6 +33,7 @@ from painterly.network import Network, load_weights
 from painterly.objective import Objective
 from painterly.quality import border_ratio, dot_grid, edge_bands, flattest_tiles, ripple
 from painterly.runtime import Runtime
+from painterly.settings import Settings
 from painterly.terms import TermWeights
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
@@ -84,15 +85,15 @@ def photos(cache: Path) -> list[Path]:
 
 
 def scored(
-    result_image: torch.Tensor, photo: Path, painting: Path, settings: dict[str, Any], *, margin: int = 0
+    result_image: torch.Tensor, photo: Path, painting: Path, settings: Settings, *, margin: int = 0
 ) -> dict[str, float]:
     """The losses of the saved 8-bit picture, by the run's objective on an fp32 network: as the picture
     alone (``margin`` 0: the network pads its edges with zeros), or in a frame of ``margin`` px of
     itself mirrored (the context a run with a margin optimised it in)."""
-    weights, _ = load_weights(settings["model"], settings["weights"], settings["weights_preprocessing"])
+    chosen = settings.network
+    weights, _ = load_weights(chosen.model, chosen.weights, chosen.weights_preprocessing)
     runtime = Runtime(torch.device("cpu"), "fp32", channels_last=False)
-    layers = [*settings["content_layers"], *settings["style_layers"]]
-    network = Network(weights, layers, runtime, pooling=settings["pooling"], padding=settings["padding"])
+    network = Network(weights, chosen.layers, runtime, pooling=chosen.pooling, padding=chosen.padding)
     terms = TermWeights.from_settings(network, settings, blend=(1.0,))
     size = image_size(result_image)
     objective = Objective(network, terms, load_image(photo), [load_image(painting)], size, margin=margin)
@@ -140,8 +141,7 @@ def main() -> int:
                 found = ripple(result.image, photo)  # the old peak, kept to compare with earlier numbers
                 grid = dot_grid(result.image, photo)
                 image = result.image
-                settings = options.validate({**values})
-                settings["model"] = "vgg16-hed"
+                settings = options.validate({**values, "model": "vgg16-hed"})
                 record = {
                     "photo": photo_path.name, "painting": painting.name, "setting": name, "size": arguments.size,
                     "iterations": arguments.iterations, "seconds": round(seconds, 1),
@@ -152,7 +152,7 @@ def main() -> int:
                     "dot_grid": round(grid.amplitude, 4), "dot_grid_fraction": round(grid.fraction, 3),
                     "reported": result.final_losses, "saved_8bit": scored(result.image, photo_path, painting, settings),
                     "saved_8bit_in_context": scored(result.image, photo_path, painting, settings,
-                                                    margin=settings["margin"]),
+                                                    margin=settings.objective.margin),
                 }  # fmt: skip
                 crops(picture, photo, out, stem)
                 with results.open("a", encoding="utf-8") as stream:

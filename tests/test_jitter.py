@@ -97,7 +97,7 @@ def test_the_lever_options_refuse_bad_values_in_one_line(values: dict, message: 
 
 
 def test_jitter_option_is_checked() -> None:
-    assert validate({"jitter": 4, "average": 0.95, "pyramid": 3, "optimizer": "adam"})["jitter"] == 4
+    assert validate({"jitter": 4, "average": 0.95, "pyramid": 3, "optimizer": "adam"}).schedule.jitter == 4
     with pytest.raises(PainterlyError, match="--pyramid 3 needs --optimizer adam"):
         validate({"pyramid": 3, "optimizer": "lbfgs"})
 
@@ -106,12 +106,12 @@ def test_the_default_path_is_adam_with_its_average_and_classic_is_lbfgs_without(
     from painterly import options
     from painterly.presets import PRESETS
 
-    default = validate({})
-    path = (default["optimizer"], options.average_decay(default), options.learning_rate(default))
-    assert path == ("adam", 0.95, 0.02)
-    assert options.average_decay(validate({"optimizer": "lbfgs"})) == 0.0
-    assert options.average_decay(validate({"optimizer": "lbfgs", "average": 0.5})) == 0.5
-    assert options.average_decay(validate({"average": 0})) == 0.0  # an explicit 0 is the best iterate, not the default
+    default = validate({}).schedule
+    assert (default.optimizer, default.decay, default.step) == ("adam", 0.95, 0.02)
+    assert validate({"optimizer": "lbfgs"}).schedule.decay == 0.0
+    assert validate({"optimizer": "lbfgs", "average": 0.5}).schedule.decay == 0.5
+    assert validate({"average": 0}).schedule.decay == 0.0  # an explicit 0 is the best iterate, not the default
+    assert options.average_decay({"optimizer": "adam"}) == 0.95  # a settings record (a dict) alike
     for name in ("classic", "bold", "paper"):
-        chosen = validate(PRESETS[name])
-        assert (chosen["optimizer"], options.average_decay(chosen)) == ("lbfgs", 0.0), name
+        chosen = validate(PRESETS[name]).schedule
+        assert (chosen.optimizer, chosen.decay) == ("lbfgs", 0.0), name

@@ -338,8 +338,8 @@ def test_region_targets_are_each_paintings_gaussian() -> None:
 
 # --- the option, the CLI and a run --------------------------------------------------------------------
 def test_gram_stays_the_default_and_other_words_are_refused() -> None:
-    assert options.validate({})["style_loss"] == "gram"
-    assert options.validate({"style_loss": "w2"})["style_loss"] == "w2"
+    assert options.validate({}).objective.style_loss == "gram"
+    assert options.validate({"style_loss": "w2"}).objective.style_loss == "w2"
     with pytest.raises(PainterlyError, match="unknown style-loss 'foo'; use gram or w2"):
         options.validate({"style_loss": "foo"})
 

@@ -587,8 +587,8 @@ def test_forcing_low_records_it_even_with_plenty_of_memory(
 
 # --- the option --------------------------------------------------------------------------------
 def test_the_option_is_validated_and_on_the_command_line() -> None:
-    assert validate({})["memory"] == "auto"
-    assert validate({"memory": "low"})["memory"] == "low"
+    assert validate({}).runtime.memory == "auto"
+    assert validate({"memory": "low"}).runtime.memory == "low"
     with pytest.raises(PainterlyError) as refused:
         validate({"memory": "lowest"})
     assert str(refused.value) == "unknown memory 'lowest'; use auto, normal or low"

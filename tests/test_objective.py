@@ -3,6 +3,7 @@ metadata), a new term added as one class, and a front end's own term beside the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,9 +12,10 @@ import pytest
 import torch
 
 import painterly.terms as terms_module
-from painterly import stylize
+from painterly import options, stylize
 from painterly.image import read_png_metadata
 from painterly.objective import Objective
+from painterly.settings import ObjectiveSettings
 from painterly.terms import (
     ContentTerm,
     GramStyleTerm,
@@ -64,12 +66,19 @@ class GreyTerm:
 
 
 def test_a_new_term_is_one_class_plus_its_weight(tiny_network, monkeypatch) -> None:
-    """Registered in TERMS, weighted by an option ``grey_weight``: built, summed and reported by name."""
+    """Registered in TERMS, weighted by an option ``grey_weight`` (a field of the objective's
+    settings, as a new option would add): built, summed and reported by name."""
     network, _, _ = tiny_network()
     monkeypatch.setattr(terms_module, "TERMS", (*terms_module.TERMS, GreyTerm.build))
-    settings = {"content_layers": ["relu4_2"], "style_layers": ["relu1_1", "relu2_1", "relu3_1"],
-                "style_layer_weights": None, "content_weight": 1.0, "style_weight": 10.0, "tv_weight": 0.0,
-                "style_scale": 1.0, "grey_weight": 100.0}  # fmt: skip
+
+    @dataclasses.dataclass(frozen=True)
+    class WithGrey(ObjectiveSettings):
+        grey_weight: float = 0.0
+
+    base = options.validate({"content_layers": ["relu4_2"], "style_layers": ["relu1_1", "relu2_1", "relu3_1"],
+                             "style_weight": 10.0})  # fmt: skip
+    objective_settings = WithGrey(**dataclasses.asdict(base.objective), grey_weight=100.0)
+    settings = dataclasses.replace(base, objective=objective_settings)
     weights = TermWeights.from_settings(network, settings, blend=(1.0,))
     assert weights.others == {"grey": 100.0} and weights.weight("grey") == 100.0 and weights.weight("tv") == 0.0
     photo, painting = torch.rand(1, 3, 20, 20), torch.rand(1, 3, 20, 20)

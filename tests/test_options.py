@@ -34,7 +34,7 @@ def test_signature_types_match_the_schema() -> None:
 
 def test_every_preset_is_valid() -> None:
     for name, preset in PRESETS.items():
-        settings = options.validate(preset)
+        settings = options.validate(preset).as_dict()
         assert {key: settings[key] for key in preset} == {
             key: list(value) if isinstance(value, tuple) else value for key, value in preset.items()
         }, name
@@ -82,10 +82,12 @@ def test_validation_messages(values: dict[str, object], message: str) -> None:
 
 def test_validate_fills_defaults_and_normalises() -> None:
     settings = options.validate({"style_weight": 10, "style_layers": ("conv1_1",), "style_weights": (1, 2)})
-    assert settings["style_weight"] == 10.0 and isinstance(settings["style_weight"], float)
-    assert settings["style_layers"] == ["conv1_1"] and settings["style_weights"] == [1.0, 2.0]
-    assert settings["size"] == 512 and settings["content_layers"] == ["conv4_2"]
-    assert set(settings) == set(options.NAMES)
+    assert settings.objective.style_weight == 10.0 and isinstance(settings.objective.style_weight, float)
+    assert settings.network.style_layers == ("conv1_1",) and settings.inputs.style_weights == (1.0, 2.0)
+    assert settings.inputs.size == 512 and settings.network.content_layers == ("conv4_2",)
+    record = settings.as_dict()
+    assert set(record) == set(options.NAMES) and record["style_layers"] == ["conv1_1"]  # JSON-friendly
+    assert options.validate(record) == settings  # the record reads back as the same settings
 
 
 @pytest.mark.parametrize(

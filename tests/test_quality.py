@@ -132,7 +132,7 @@ def test_bounds_inside_reports_the_loss_of_the_returned_picture(tiny_weights, sm
               "scales": 1, "style_weight": 1e7, "learning_rate": 5.0, "margin": 0,
               "optimizer": "lbfgs"}  # fmt: skip
     settings = options.validate(chosen)
-    network = Network(load_weights_file(str(tiny_weights)), [*settings["content_layers"], *settings["style_layers"]],
+    network = Network(load_weights_file(str(tiny_weights)), settings.network.layers,
                       resolve_runtime("cpu", "fp32"))  # fmt: skip
     terms = TermWeights.from_settings(network, settings, blend=(1.0,))
     for bounds, same in (("inside", True), ("after", False)):

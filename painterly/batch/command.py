@@ -30,6 +30,7 @@ from painterly.errors import PainterlyError
 from painterly.hashing import sha256_of_file
 from painterly.presets import PRESETS
 from painterly.runs.exits import EXIT_FAILED, EXIT_OK, report_interrupted
+from painterly.settings import Settings
 
 GRID_FILE = "grid.jpg"
 EXECUTORS = ("local", "ray")
@@ -94,7 +95,7 @@ def batch_command(arguments: Sequence[str]) -> int:
 
 
 def _run(
-    namespace: argparse.Namespace, settings: dict[str, Any], contents: list[Path], styles: list[Path], out: Path,
+    namespace: argparse.Namespace, settings: Settings, contents: list[Path], styles: list[Path], out: Path,
     jobs: list[Job],
 ) -> int:  # fmt: skip
     """The batch itself, under the folder's lock: what is finished, what to compute, then compute it."""
@@ -125,7 +126,7 @@ def _run(
                             ok, line = _save(outcome.result, job, manifest, key, hashes)
                         else:
                             ok, line = False, f"{job.name}: {outcome.error}"
-                            _record_failure(manifest, job, key, settings, outcome.error or "failed", hashes)
+                            _record_failure(manifest, job, key, settings.as_dict(), outcome.error or "failed", hashes)
                     finished += ok
                     failed += not ok
                     progress.picture(job.name, line if ok else f"painterly: error: {line}", failed=not ok)
@@ -158,7 +159,7 @@ def _run(
 
 
 def _triage(
-    jobs: Sequence[Job], manifest: Manifest, key: str, settings: dict[str, Any], hashes: dict[Path, Any],
+    jobs: Sequence[Job], manifest: Manifest, key: str, settings: Settings, hashes: dict[Path, Any],
     progress: BatchProgress,
 ) -> tuple[list[Job], int]:  # fmt: skip
     """The jobs to compute, and how many failed already: a picture whose file painterly did not
@@ -175,7 +176,7 @@ def _triage(
         pair = [_hash(path, hashes) for path in (job.content, job.style)]
         problem = next((value for value in pair if isinstance(value, PainterlyError)), None)
         if problem is not None:  # unreadable input: reported, recorded, the others go on
-            _record_failure(manifest, job, key, settings, str(problem), hashes)
+            _record_failure(manifest, job, key, settings.as_dict(), str(problem), hashes)
             progress.say(f"painterly: error: {job.name}: {problem}")
             failed += 1
         elif not manifest.is_finished(job, key, (str(pair[0]), str(pair[1]))):
@@ -240,13 +241,13 @@ def _hash(path: Path, hashes: dict[Path, str | PainterlyError]) -> str | Painter
     return hashes[path]
 
 
-def _task(job: Job, settings: dict[str, Any]) -> Any:
+def _task(job: Job, settings: Settings) -> Any:
     from painterly.batch.executor import Task
 
     return Task(job, settings)
 
 
-def _executor(namespace: argparse.Namespace, settings: dict[str, Any], progress: BatchProgress) -> Any:
+def _executor(namespace: argparse.Namespace, settings: Settings, progress: BatchProgress) -> Any:
     """The executor of ``--executor``, with the network (or its weights) loaded once."""
     from painterly.batch import executor
 
@@ -255,8 +256,9 @@ def _executor(namespace: argparse.Namespace, settings: dict[str, Any], progress:
         from painterly.runs.ray import import_ray
 
         import_ray()  # a missing Ray is an error before the weights load
-        weights, _ = load_weights(settings["model"], settings["weights"], settings["weights_preprocessing"])
-        gpus = 1.0 if settings["device"] == "cuda" else 0.0
+        chosen = settings.network
+        weights, _ = load_weights(chosen.model, chosen.weights, chosen.weights_preprocessing)
+        gpus = 1.0 if chosen.device == "cuda" else 0.0
         return executor.RayExecutor(
             weights, address=namespace.ray_address, num_cpus=namespace.ray_cpus, num_gpus=gpus
         )

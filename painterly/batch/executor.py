@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from painterly.batch.plan import Job
 from painterly.runs.local import run_here
+from painterly.settings import Settings
 
 if TYPE_CHECKING:
     from painterly.models.weights import LoadedWeights
@@ -42,7 +43,7 @@ class Task:
     """One picture to compute with validated ``settings`` (:func:`painterly.options.validate`)."""
 
     job: Job
-    settings: dict[str, Any]
+    settings: Settings
 
 
 @dataclass

@@ -20,7 +20,6 @@ import io
 import json
 import os
 import stat
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from painterly.atomic import atomic_path, write_text_atomically
 from painterly.batch.plan import Job
 from painterly.errors import PainterlyError
 from painterly.hashing import file_kind, open_regular_file
+from painterly.settings import Settings
 
 JSON_FILE = "manifest.json"
 CSV_FILE = "manifest.csv"
@@ -41,9 +41,10 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def settings_key(settings: Mapping[str, Any]) -> str:
+def settings_key(settings: Settings) -> str:
     """A hash of the validated settings: equal keys mean the same picture from the same inputs."""
-    text = json.dumps({"settings": dict(settings), "painterly": painterly.__version__}, sort_keys=True, default=str)
+    record = {"settings": settings.as_dict(), "painterly": painterly.__version__}
+    text = json.dumps(record, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

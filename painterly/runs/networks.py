@@ -2,26 +2,29 @@
 
 A network (:class:`painterly.network.Network`) is expensive: weights read, maybe downloaded or
 converted, then moved to a device. Front ends that make many pictures build it once and reuse it
-while the options that decide it stay the same. Those options are named here once:
+while the options that decide it stay the same. Those options are one group of the typed settings,
+:class:`painterly.settings.NetworkSettings` (weights, layers, pooling, padding, device, precision):
 
-- :data:`WEIGHTS_OPTIONS` decide the weights loaded (:func:`weights_key`): the experiment grid
-  resolves each weights source once, and Ray ships each once;
-- :data:`NETWORK_OPTIONS` decide the built network, what :func:`painterly.api.build_network`
-  reads (:func:`network_key`): the studio's preflight and worker, batch, video and every Ray
-  worker reuse a network for equal keys.
+- :data:`WEIGHTS_OPTIONS`, a part of them, decide the weights loaded (:func:`weights_key`): the
+  experiment grid resolves each weights source once, and Ray ships each once;
+- the whole group decides the built network, what :func:`painterly.api.build_network` reads
+  (:func:`network_key`): the studio's preflight and worker, batch, video and every Ray worker
+  reuse a network for equal keys.
 
-Every other option is in :data:`RUN_OPTIONS`: it changes the run on a network, not the network.
-:func:`network_key` leaves out only those, so an option in neither list (a new one) is part of the
-key, and a network is never reused where it could differ; a test checks that every option of
-:mod:`painterly.options` is in exactly one of the two lists.
+Every other option changes the run on a network, not the network. A new option must take a group
+in :mod:`painterly.settings` (a test fails until it has one), and that group's docstring says where
+an option that changes the network goes, so the key never misses one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from painterly.settings import NetworkSettings, Settings
 
 if TYPE_CHECKING:
     from painterly.models.weights import LoadedWeights, ProgressCallback
@@ -30,44 +33,35 @@ if TYPE_CHECKING:
 #: The options that choose the weights: a source name or a file, and the file's input convention.
 WEIGHTS_OPTIONS = ("model", "weights", "weights_preprocessing")
 #: The options a network is built from: its weights, the layers it returns, how it pools and pads,
-#: and where and in which precision it runs.
-NETWORK_OPTIONS = (*WEIGHTS_OPTIONS, "content_layers", "style_layers", "pooling", "padding", "device", "precision")
-#: Options that only change a run on a network (its sizes, terms, weights, optimiser, colours...).
-RUN_OPTIONS = frozenset({
-    "size", "style_scale", "style_weights", "style_masks", "content_mask", "preserve_color", "color_transfer",
-    "original_colors", "tv_weight", "style_layer_weights", "content_weight", "style_weight", "optimizer",
-    "learning_rate", "iterations", "init", "seed", "scales", "tolerance", "compile", "memory", "margin",
-    "style_loss", "bounds", "jitter", "jitter_every", "average", "pyramid",
-})  # fmt: skip
+#: and where and in which precision it runs (the fields of NetworkSettings).
+NETWORK_OPTIONS = tuple(field.name for field in dataclasses.fields(NetworkSettings))
 
 
 def _key(values: Mapping[str, Any]) -> str:
     return json.dumps(dict(values), sort_keys=True, default=str)
 
 
-def network_key(settings: Mapping[str, Any]) -> str:
-    """What a built network depends on, as text: runs whose keys are equal can share one network.
-
-    Every option but :data:`RUN_OPTIONS` counts, so an unknown option never lets a network be reused.
-    """
-    return _key({name: value for name, value in settings.items() if name not in RUN_OPTIONS})
+def network_key(settings: Settings) -> str:
+    """What a built network depends on, as text: runs whose keys are equal can share one network."""
+    return _key(dataclasses.asdict(settings.network))
 
 
 def weights_key(settings: Mapping[str, Any]) -> str:
-    """Which weights ``settings`` load, as text: equal keys load the same weights."""
+    """Which weights ``settings`` (options by name, some may be missing) load, as text: equal keys
+    load the same weights."""
     defaults = {"model": "auto", "weights": None, "weights_preprocessing": "auto"}
     return _key({name: settings.get(name, defaults[name]) for name in WEIGHTS_OPTIONS})
 
 
-def network_from_weights(weights: LoadedWeights, settings: Mapping[str, Any]) -> Network:
+def network_from_weights(weights: LoadedWeights, settings: Settings) -> Network:
     """The network of validated ``settings`` built from weights already loaded (a Ray worker's,
     shipped by the driver), on the device and precision the settings name."""
     from painterly.network import Network
     from painterly.runtime import resolve_runtime
 
-    layers = [*settings["content_layers"], *settings["style_layers"]]
-    runtime = resolve_runtime(settings["device"], settings["precision"])
-    return Network(weights, layers, runtime, pooling=settings["pooling"], padding=settings["padding"])
+    chosen = settings.network
+    runtime = resolve_runtime(chosen.device, chosen.precision)
+    return Network(weights, chosen.layers, runtime, pooling=chosen.pooling, padding=chosen.padding)
 
 
 Built = tuple["Network", str | None]  # the network, and why "auto" chose its weights
@@ -88,12 +82,12 @@ class NetworkCache:
         self.size = size
         self.entries: OrderedDict[str, Built] = OrderedDict()
 
-    def get(self, settings: Mapping[str, Any], *, progress: ProgressCallback | None = None) -> Built:
+    def get(self, settings: Settings, *, progress: ProgressCallback | None = None) -> Built:
         """The network of validated ``settings`` and why "auto" chose it, built on first use
         (:func:`painterly.api.build_network`; ``progress`` receives the weights' download)."""
         from painterly import api
 
-        return self.get_or_build(network_key(settings), lambda: api.build_network(dict(settings), progress=progress))
+        return self.get_or_build(network_key(settings), lambda: api.build_network(settings, progress=progress))
 
     def get_or_build(self, key: str, build: Callable[[], Built]) -> Built:
         """The entry of ``key``, or ``build()``'s, kept under it."""

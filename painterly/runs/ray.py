@@ -32,6 +32,7 @@ from painterly.runs.outcome import Outcome
 if TYPE_CHECKING:
     from painterly.models.weights import LoadedWeights
     from painterly.network import Network
+    from painterly.settings import Settings
 
 T = TypeVar("T")
 
@@ -151,14 +152,14 @@ class RayBackend:
 _worker_networks = NetworkCache(size=None)
 
 
-def worker_network(weights: LoadedWeights, settings: dict[str, Any], weights_id: str) -> Network:
+def worker_network(weights: LoadedWeights, settings: Settings, weights_id: str) -> Network:
     """The network of ``settings`` in this (worker) process, built once per weights and network options."""
     key = f"{weights_id}\n{network_key(settings)}"
     network, _ = _worker_networks.get_or_build(key, lambda: (network_from_weights(weights, settings), None))
     return network
 
 
-def worker_setup(state_dict: dict[str, Any], weights: LoadedWeights, weights_id: str, settings: dict[str, Any],
+def worker_setup(state_dict: dict[str, Any], weights: LoadedWeights, weights_id: str, settings: Settings,
                  threads: int) -> Network:  # fmt: skip
     """What a Ray task does first: use ``threads`` threads, and get the network of ``settings`` from
     the weights that arrived in the object store (``state_dict``, the tensors of ``weights``)."""

@@ -28,9 +28,11 @@ Adding a term (one class plus one option):
    layers must be requested from the network too (:attr:`TermWeights.layers`).
 2. Add ``<Class>.build`` to :data:`TERMS` below.
 3. Add the option ``<name>_weight`` (float, default 0, ``low=0``) to ``OPTIONS`` in
-   :mod:`painterly.options`: :meth:`TermWeights.from_settings` puts every ``<name>_weight`` into
-   ``weights.others``, the CLI, the studio and the batch files pick the option up from the schema,
-   and the term's value is reported under its name without more code.
+   :mod:`painterly.options`, and its typed field ``<name>_weight: float`` to
+   :class:`painterly.settings.ObjectiveSettings` (a test fails until the two agree):
+   :meth:`TermWeights.from_settings` puts every ``<name>_weight`` into ``weights.others``, the
+   CLI, the studio and the batch files pick the option up from the schema, and the term's value
+   is reported under its name without more code.
 
 A front end's own term for one run (the video's temporal term) is passed to the objective as a
 term, not registered (:func:`painterly.api.stylize_with`'s ``extra_loss``).

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from painterly.network import Network, resolve_layers
+
+if TYPE_CHECKING:
+    from painterly.settings import Settings
 
 #: The weights with a field of their own; any other option ``<name>_weight`` is the weight of the
 #: term named ``<name>`` (:meth:`TermWeights.weight`).
@@ -32,31 +35,32 @@ class TermWeights:
     others: Mapping[str, float] = field(default_factory=dict)  # lambda_t of other terms, by term name
 
     @classmethod
-    def from_settings(cls, network: Network, settings: Mapping[str, Any], blend: Sequence[float]) -> TermWeights:
+    def from_settings(cls, network: Network, settings: Settings, blend: Sequence[float]) -> TermWeights:
         """The weights of validated options (:func:`painterly.options.validate`) on ``network``'s layers.
 
         Style layer weights default to equal weights summing to 1 (the paper's w_l = 1/5). Every
         other numeric option ``<name>_weight`` goes into ``others`` under ``<name>``.
         """
-        content = [network.resolve(name) for name in settings["content_layers"]]
-        style = resolve_layers(network.arch, settings["style_layers"], role="style")
-        given = settings["style_layer_weights"]
+        objective = settings.objective
+        content = [network.resolve(name) for name in settings.network.content_layers]
+        style = resolve_layers(network.arch, settings.network.style_layers, role="style")
+        given = objective.style_layer_weights
         weights = [1.0 / len(style)] * len(style) if given is None else [float(w) for w in given]
         others = {
             key.removesuffix("_weight"): float(value)
-            for key, value in settings.items()
+            for key, value in settings.as_dict().items()
             if key.endswith("_weight") and key not in _OWN_FIELDS.values()
             and isinstance(value, int | float) and not isinstance(value, bool)
         }  # fmt: skip
         return cls(
             content_layers=tuple(content),
             style_layer_weights=dict(zip(style, weights, strict=True)),
-            content_weight=float(settings["content_weight"]),
-            style_weight=float(settings["style_weight"]),
-            tv_weight=float(settings["tv_weight"]),
-            style_scale=float(settings["style_scale"]),
+            content_weight=objective.content_weight,
+            style_weight=objective.style_weight,
+            tv_weight=objective.tv_weight,
+            style_scale=settings.inputs.style_scale,
             blend=tuple(blend),
-            style_loss=settings.get("style_loss", "gram"),  # settings recorded before the option: gram
+            style_loss=objective.style_loss,
             others=others,
         )
 

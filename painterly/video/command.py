@@ -33,6 +33,7 @@ from painterly import options
 from painterly.errors import PainterlyError
 from painterly.presets import PRESETS
 from painterly.runs.exits import EXIT_OK, report_interrupted
+from painterly.settings import Settings
 
 DEFAULT_TEMPORAL_WEIGHT = 100.0
 FRAME_ITERATIONS_FRACTION = 0.3  # of --iterations, for the frames after the first
@@ -86,7 +87,7 @@ def _check_numbers(namespace: argparse.Namespace) -> None:
         raise PainterlyError(f"--crf must be between 0 and 51; got {namespace.crf}")
 
 
-def frame_settings(chosen: dict[str, Any], namespace: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+def frame_settings(chosen: dict[str, Any], namespace: argparse.Namespace) -> tuple[Settings, Settings]:
     """Validated settings of the first frame and of the later ones."""
     if chosen.get("style_masks") or chosen.get("content_mask"):
         raise PainterlyError("--style-masks and --content-mask are not supported for videos")
@@ -94,7 +95,8 @@ def frame_settings(chosen: dict[str, Any], namespace: argparse.Namespace) -> tup
     temporal = namespace.temporal_weight > 0
     iterations = namespace.frame_iterations
     if iterations is None:
-        iterations = max(1, round(first["iterations"] * FRAME_ITERATIONS_FRACTION)) if temporal else first["iterations"]
+        budget = first.schedule.iterations
+        iterations = max(1, round(budget * FRAME_ITERATIONS_FRACTION)) if temporal else budget
     later = {**chosen, "iterations": iterations}
     if temporal:
         later["scales"] = 1  # the warped start is already at full size; coarse scales would blur it
@@ -118,9 +120,9 @@ def video_command(arguments: Sequence[str]) -> int:
     styles = [Path(name).expanduser() for name in namespace.style]
     for style in styles:
         io.check_regular_file(style, "painting")
-    size = io.working_size(info.height, info.width, first_settings["size"])
-    first_settings = {**first_settings, "size": max(size)}
-    later_settings = {**later_settings, "size": max(size)}
+    size = io.working_size(info.height, info.width, first_settings.inputs.size)
+    first_settings = first_settings.replace(size=max(size))
+    later_settings = later_settings.replace(size=max(size))
     check_frames(first_settings, later_settings, size)  # before the paintings and the network load
     wanted = _frame_count(namespace, info)
     duration = namespace.duration
@@ -144,7 +146,7 @@ def video_command(arguments: Sequence[str]) -> int:
 
     key_source = {
         "input": sha256_of_files([source]), "styles": sha256_of_files(styles),
-        "first": first_settings, "later": later_settings,
+        "first": first_settings.as_dict(), "later": later_settings.as_dict(),
         "temporal_weight": namespace.temporal_weight, "flow": namespace.flow, "start": namespace.start,
         "size": size, "network": network.description,
     }  # fmt: skip
@@ -217,7 +219,7 @@ def _frame_count(namespace: argparse.Namespace, info: Any) -> int | None:
     return min(counts) if counts else None
 
 
-def check_frames(first: dict[str, Any], later: dict[str, Any], size: tuple[int, int]) -> None:
+def check_frames(first: Settings, later: Settings, size: tuple[int, int]) -> None:
     """Refuse, in the video's own words, frames too narrow for the network or too few evaluations for
     the scales; :func:`check_memory` then only has memory left to refuse ("too large")."""
     from painterly.options import MIN_SIDE
@@ -227,21 +229,21 @@ def check_frames(first: dict[str, Any], later: dict[str, Any], size: tuple[int, 
     if min(size) < MIN_SIDE:
         needed = math.ceil(MIN_SIDE * max(size) / min(size))
         raise PainterlyError(
-            f"the clip's frames at --size {first['size']} would be {width}x{height}, too narrow: the network needs "
+            f"the clip's frames at --size {first.inputs.size} would be {width}x{height}, too narrow: the network needs "
             f"at least {MIN_SIDE} px on the short side; use --size {needed} or more"
         )
-    for settings, option in ((first, "--iterations"), (later, "--frame-iterations")):
-        given = settings["scales"]
+    for settings, option in ((first.schedule, "--iterations"), (later.schedule, "--frame-iterations")):
+        given = settings.scales
         count = automatic_scale_count(max(size)) if given is None else given
-        if settings["iterations"] < count:
+        if settings.iterations < count:
             chosen = "--scales" if given is not None else f"chosen for {width}x{height} frames"
             raise PainterlyError(
-                f"{option} {settings['iterations']} is too few evaluations for {count} scales ({chosen}): each "
+                f"{option} {settings.iterations} is too few evaluations for {count} scales ({chosen}): each "
                 f"scale needs at least one; give {option} {count} or more, or fewer --scales"
             )
 
 
-def check_memory(network: Any, settings: dict[str, Any], size: tuple[int, int], paintings: int) -> None:
+def check_memory(network: Any, settings: Settings, size: tuple[int, int], paintings: int) -> None:
     """Refuse, before decoding anything, frames too large for this device's memory (one-line error).
 
     Narrow frames and too few evaluations are :func:`check_frames`'s: they are not "too large"."""
@@ -266,8 +268,8 @@ def stylise_frames(
     paintings: list[Any],
     frames: Iterator[Any],
     work: Any,
-    first_settings: dict[str, Any],
-    later_settings: dict[str, Any],
+    first_settings: Settings,
+    later_settings: Settings,
     namespace: argparse.Namespace,
     progress: Any,
 ) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from painterly.runs.networks import NetworkCache
+from painterly.settings import Settings
 
 
 class Preflight:
@@ -23,7 +24,7 @@ class Preflight:
         self.lock = threading.Lock()
         self.networks = NetworkCache()  # one network: the last settings' (a failed build leaves none)
 
-    def check(self, settings: dict[str, Any], content: Path, styles: list[Path]) -> None:
+    def check(self, settings: Settings, content: Path, styles: list[Path]) -> None:
         """Raise the run's PainterlyError if these inputs and settings would be refused."""
         from painterly.api import plan_run, prepare_inputs
         from painterly.terms import TermWeights
@@ -35,7 +36,7 @@ class Preflight:
             terms = TermWeights.from_settings(network, settings, inputs.blend)
             plan_run(inputs, network, terms, settings)
 
-    def _network(self, settings: dict[str, Any]) -> Any:
+    def _network(self, settings: Settings) -> Any:
         """The cached network of these settings, built when they differ from the last ones."""
         network, _ = self.networks.get(settings)
         return network

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from painterly.errors import PainterlyError
+from painterly.settings import Settings
 from painterly.web.store import JOB_FILE, RESUMABLE, SETTINGS_FILE, STATE_FILE, STATES, JobFiles, JobStore, read_json
 
 #: The state shown for a job one of whose files is damaged (never written to disk).
@@ -108,7 +109,7 @@ def read_state(folder: Path) -> dict[str, Any]:
     }
 
 
-def read_settings(folder: Path, meta: JobMeta | None) -> dict[str, Any]:
+def read_settings(folder: Path, meta: JobMeta | None) -> Settings:
     """``settings.json`` checked as a run would use it: every option valid (missing ones, from an
     older version, take their defaults). Never the defaults for a whole unreadable file."""
     from painterly import options
@@ -143,7 +144,7 @@ def inspect(store: JobStore, job_id: str) -> JobRecord | None:
     except Damage as error:
         damage.append(str(error))
     try:
-        settings = read_settings(folder, meta)
+        settings = read_settings(folder, meta).as_dict()
     except Damage as error:
         damage.append(str(error))
     try:

@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 
 from painterly import options
 from painterly.errors import PainterlyError
+from painterly.settings import Settings
 from painterly.web.context import Studio, refuse
 from painterly.web.guard import BodyTooLarge
 from painterly.web.jobs import QueueFull
@@ -139,9 +140,10 @@ def _prepare(studio: Studio, job_id: str, files: JobFiles, submission: Submissio
     settings = options.validate(chosen)
     styles = [path for path in files.styles(len(submission.uploads)) if path.is_file()]
     _preflight(studio, settings, files.content, styles)
+    record = settings.as_dict()
     if submission.has_init:
-        settings["init"] = files.init.name  # the worker reads it from the job's folder
-    write_json(files.settings, settings)
+        record["init"] = files.init.name  # the worker reads it from the job's folder
+    write_json(files.settings, record)
     now = time.time()
     names = {"content": display_name(submission.uploads[0].filename),
              "styles": [display_name(filename) for filename in submission.style_names]}  # fmt: skip
@@ -150,7 +152,7 @@ def _prepare(studio: Studio, job_id: str, files: JobFiles, submission: Submissio
     studio.dispatcher.admit(job_id, lambda: studio.store.commit(job_id, files.folder, meta))
 
 
-def _preflight(studio: Studio, settings: dict[str, Any], content: Path, styles: list[Path]) -> None:
+def _preflight(studio: Studio, settings: Settings, content: Path, styles: list[Path]) -> None:
     """What would fail the run at its start fails the request instead, with the run's words."""
     try:
         studio.preflight.check(settings, content, styles)

@@ -28,11 +28,11 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 
 from painterly.errors import PainterlyError
+from painterly.settings import Settings
 
 #: The default of ``--max-upload-pixels``: 64 megapixels. Every common camera and phone photo fits
 #: (a 61 MP full-frame camera's 9504x6336, a 50 MP phone's 8160x6144), and one decode stays at or
@@ -62,10 +62,10 @@ class UploadLimits:
     painting_side: int | None = None  # the paintings: size x style_scale
 
     @classmethod
-    def of(cls, settings: dict[str, Any], max_pixels: int) -> UploadLimits:
+    def of(cls, settings: Settings, max_pixels: int) -> UploadLimits:
         """The limits for a job of these validated settings."""
-        size = int(settings["size"])
-        return cls(max_pixels, size, max(1, math.ceil(size * float(settings["style_scale"]))))
+        size = settings.inputs.size
+        return cls(max_pixels, size, max(1, math.ceil(size * settings.inputs.style_scale)))
 
     def side(self, role: str) -> int | None:
         return self.painting_side if role.startswith("style") else self.photo_side

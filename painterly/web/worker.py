@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from painterly.errors import PainterlyError
+from painterly.settings import Settings
 from painterly.web.records import Damage, read_meta, read_settings
 from painterly.web.store import CANCELLED, FAILED, FINISHED, JobFiles, JobStore, read_json, write_json
 
@@ -122,7 +123,7 @@ class JobRunner:
         progress.finish(result)
         self.store.set_state(job_id, FINISHED, result.stop_reason, seconds=result.seconds)
 
-    def _network(self, settings: dict[str, Any]) -> tuple[Any, str | None]:
+    def _network(self, settings: Settings) -> tuple[Any, str | None]:
         """The network of these settings, loaded once and kept for the jobs that share them."""
         return self.networks.get(settings)
 

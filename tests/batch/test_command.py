@@ -159,7 +159,7 @@ def test_a_worker_builds_its_network_with_the_runs_padding(tiny_weights) -> None
     reflecting = worker_network(weights, settings, "tiny")
     pads = [module for module in reflecting.encoder.modules() if isinstance(module, EdgePad)]
     assert pads and all(pad.mode == "reflect" for pad in pads)
-    zeros = worker_network(weights, {**settings, "padding": "zeros"}, "tiny")
+    zeros = worker_network(weights, settings.replace(padding="zeros"), "tiny")
     assert zeros is not reflecting and not any(isinstance(m, EdgePad) for m in zeros.encoder.modules())
 
 

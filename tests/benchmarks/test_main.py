@@ -153,8 +153,9 @@ def test_set_overrides_are_read_by_the_option_schema() -> None:
     }  # fmt: skip
     assert cli.parse_overrides(["compile=reduce-overhead"]) == {"compile": "reduce-overhead"}
     settings = reference.objective_settings(overrides)
-    assert settings["style_weight"] == 1000.0 and settings["pooling"] == "max"
-    assert settings["learning_rate"] == options.DEFAULT_LEARNING_RATES["lbfgs"]
+    assert settings.objective.style_weight == 1000.0 and settings.network.pooling == "max"
+    assert settings.schedule.step == options.DEFAULT_LEARNING_RATES["lbfgs"]
+    assert reference.objective_summary(settings)["learning_rate"] == options.DEFAULT_LEARNING_RATES["lbfgs"]
     assert "compile" not in reference.objective_summary(settings)  # painterly's alone
     for item, message in [
         ("size=256", "the benchmark sets size itself"),
@@ -190,7 +191,7 @@ def test_reference_loop_evaluates_painterlys_objective(tiny_weights: Path, small
     size = fit_long_side(*image_size(photo), 32)
     loaded, _ = load_weights("vgg16-hed", str(tiny_weights), "auto")
     validated = options.validate({"size": 32})
-    network = Network(loaded, [*validated["content_layers"], *validated["style_layers"]],
+    network = Network(loaded, validated.network.layers,
                       Runtime(torch.device("cpu"), "fp32", channels_last=False))  # fmt: skip
     objective = Objective(network, TermWeights.from_settings(network, validated, blend=(1.0,)), photo, [painting], size)
     with torch.no_grad():

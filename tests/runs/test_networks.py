@@ -11,43 +11,32 @@ import painterly.api as api
 from painterly import options
 from painterly.errors import PainterlyError
 from painterly.models.weights import load_weights_file
-from painterly.runs.networks import (
-    NETWORK_OPTIONS,
-    RUN_OPTIONS,
-    NetworkCache,
-    network_from_weights,
-    network_key,
-    weights_key,
-)
+from painterly.runs.networks import NETWORK_OPTIONS, NetworkCache, network_from_weights, network_key, weights_key
+from painterly.settings import Settings
 from tests.helpers import tiny_options
 
 
-def settings(weights: Path, **overrides: object) -> dict:
+def settings(weights: Path, **overrides: object) -> Settings:
     return options.validate(tiny_options(weights, **overrides))
-
-
-def test_every_option_decides_the_network_or_only_the_run() -> None:
-    for name in options.NAMES:
-        assert (name in NETWORK_OPTIONS) != (name in RUN_OPTIONS), name
-    assert not set(NETWORK_OPTIONS) & RUN_OPTIONS
 
 
 def test_the_key_follows_the_options_that_decide_the_network(tiny_weights: Path, tmp_path: Path) -> None:
     base = settings(tiny_weights)
     other_file = tmp_path / "other.safetensors"
     other_file.write_bytes(tiny_weights.read_bytes())
-    assert network_key(base) != network_key({**base, "weights": str(other_file)})
-    for name, value in [("padding", "reflect"), ("pooling", "max"), ("precision", "bf16"),
-                        ("style_layers", ["relu1_1"]), ("weights_preprocessing", "caffe")]:  # fmt: skip
-        assert network_key(base) != network_key({**base, name: value}), name
-    for name, value in [("size", 64), ("optimizer", "adam"), ("iterations", 9), ("style_weight", 3.0),
-                        ("memory", "low"), ("margin", 0)]:  # fmt: skip
-        assert network_key(base) == network_key({**base, name: value}), name
-    assert network_key(base) != network_key({**base, "an_option_from_the_future": 1})  # unknown: never shared
+    changed = {"weights": str(other_file), "padding": "reflect", "pooling": "max", "precision": "bf16",
+               "style_layers": ["relu1_1"], "content_layers": ["relu1_1"], "weights_preprocessing": "caffe",
+               "model": "vgg19", "device": "cuda"}  # fmt: skip
+    assert set(changed) == set(NETWORK_OPTIONS)  # every option of the network group moves the key
+    for name, value in changed.items():
+        assert network_key(base) != network_key(base.replace(**{name: value})), name
+    for name, value in [("size", 64), ("optimizer", "lbfgs"), ("iterations", 9), ("style_weight", 3.0),
+                        ("memory", "low"), ("margin", 0), ("compile", "default")]:  # fmt: skip
+        assert network_key(base) == network_key(base.replace(**{name: value})), name
 
 
 def test_the_weights_key_names_the_weights_only(tiny_weights: Path) -> None:
-    base = settings(tiny_weights)
+    base = settings(tiny_weights).as_dict()
     assert weights_key(base) == weights_key({**base, "device": "cuda", "padding": "reflect"})
     assert weights_key(base) != weights_key({**base, "weights": None})
     assert weights_key({"model": "auto"}) == weights_key({"model": "auto", "weights": None})
@@ -57,8 +46,8 @@ def test_the_cache_builds_a_network_once_per_key(tiny_weights: Path, monkeypatch
     builds: list[str] = []
     real = api.build_network
 
-    def counted(chosen: dict, **keywords: object):
-        builds.append(chosen["padding"])
+    def counted(chosen: Settings, **keywords: object):
+        builds.append(chosen.network.padding)
         return real(chosen, **keywords)
 
     monkeypatch.setattr(api, "build_network", counted)
@@ -79,7 +68,7 @@ def test_a_failed_build_leaves_no_entry(tiny_weights: Path) -> None:
     cache = NetworkCache()
     cache.get(settings(tiny_weights))
     with pytest.raises(PainterlyError):
-        cache.get({**settings(tiny_weights), "style_layers": ["relu9_9"]})
+        cache.get(settings(tiny_weights, style_layers=["relu9_9"]))
     assert not cache.entries and cache.last is None
     assert cache.get(settings(tiny_weights))[0] is cache.last  # built again, not a stale key
 
@@ -102,7 +91,7 @@ def test_a_run_does_not_change_the_network_it_shares(tiny_weights: Path, small_i
     inputs = api.prepare_inputs(str(content), str(style), chosen)
     low = api.stylize_with(network, inputs, chosen, reason=reason)
     assert low.settings["memory"] == "low" and network.recompute is False
-    normal = api.stylize_with(network, inputs, {**chosen, "memory": "normal"}, reason=reason)
+    normal = api.stylize_with(network, inputs, chosen.replace(memory="normal"), reason=reason)
     assert normal.settings["memory"] == "normal"
     view = network.with_recompute(True)
     assert view is not network and view.encoder.recompute and not network.encoder.recompute

@@ -221,13 +221,14 @@ def test_frame_settings_and_the_frame_checks() -> None:
     arguments = ["clip.mp4", "painting.png", "-o", "o.mp4", "--iterations", "40", "--scales", "2"]
     namespace, chosen = options.parse_command_line(command.build_parser(), arguments)
     first, later = command.frame_settings(chosen, namespace)
-    assert first["iterations"] == 40 and first["scales"] == 2
-    assert later["scales"] == 1 and 1 <= later["iterations"] < 40  # a warped start needs fewer, at full size
+    assert first.schedule.iterations == 40 and first.schedule.scales == 2
+    later_path = later.schedule  # a warped start needs fewer evaluations, at full size
+    assert later_path.scales == 1 and 1 <= later_path.iterations < 40
     command.check_frames(first, later, (36, 48))
     with pytest.raises(PainterlyError, match="too narrow"):
         command.check_frames(first, later, (4, 200))
     with pytest.raises(PainterlyError, match="--iterations 1 is too few"):
-        command.check_frames({**first, "iterations": 1}, later, (36, 48))
+        command.check_frames(first.replace(iterations=1), later, (36, 48))
 
 
 def test_the_report_and_the_unit_of_the_temporal_weight() -> None:

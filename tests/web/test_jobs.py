@@ -33,7 +33,7 @@ def test_a_job_resumed_before_the_dispatcher_saw_it_end_runs_again(tiny_weights:
         (staged / "content.png").write_bytes(png_bytes(48, 36))
         (staged / "style-1.png").write_bytes(png_bytes(40, 40))
         settings = options.validate({"size": 32, "iterations": 100000, "weights": str(tiny_weights)})
-        write_json(staged / "settings.json", settings)
+        write_json(staged / "settings.json", settings.as_dict())
         meta = {"id": job_id, "created": time.time(), "queued": time.time(), "styles": 1, "init_file": False}
         folder = store.commit(job_id, staged, meta)
         dispatcher.admit(job_id, lambda: None)

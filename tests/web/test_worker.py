@@ -22,7 +22,7 @@ def queued_job(store: JobStore, weights: Path, iterations: int = 4) -> tuple[str
     (staged / "style-1.png").write_bytes(png_bytes(40, 40, stripes=True))
     settings = options.validate({"size": 32, "iterations": iterations, "weights": str(weights),
                                  "device": "cpu", "precision": "fp32"})  # fmt: skip
-    write_json(staged / "settings.json", settings)
+    write_json(staged / "settings.json", settings.as_dict())
     meta = {"id": job_id, "created": time.time(), "queued": time.time(), "styles": 1, "init_file": False}
     return job_id, store.commit(job_id, staged, meta)
 
