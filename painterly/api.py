@@ -192,14 +192,14 @@ def prepare_inputs(
     ``masks`` are the style masks and the content mask as given (paths or, in the API, images);
     by default they are read from ``settings``.
     """
+    chosen = settings.inputs
     style_masks, content_mask = masks
-    style_masks = settings.inputs.style_masks if style_masks is None else style_masks
-    content_mask = settings.inputs.content_mask if content_mask is None else content_mask
+    style_masks = chosen.style_masks if style_masks is None else style_masks
+    content_mask = chosen.content_mask if content_mask is None else content_mask
     photo = load_image(content, role="content image")
     paintings = load_styles(style)
     region_masks = load_region_masks(style_masks, content_mask, len(paintings), image_size(photo))
-    blend = style_blend_weights(settings.inputs.style_weights, len(paintings), masked=style_masks is not None)
-    chosen = settings.inputs
+    blend = style_blend_weights(chosen.style_weights, len(paintings), masked=style_masks is not None)
     colors = ColorControl(chosen.preserve_color, chosen.color_transfer, chosen.original_colors)
     composite = region_masks.compositor(photo)
     restore = colors.finisher(photo)
@@ -233,12 +233,10 @@ def input_paths(
 def build_network(settings: Settings, *, progress: ProgressCallback | None = None) -> tuple[Network, str | None]:
     """The network of validated ``settings`` on its device, with every layer the objective reads, and
     why ``model="auto"`` chose it."""
-    runtime = resolve_runtime(settings.network.device, settings.network.precision)
-    weights, reason = load_weights(
-        settings.network.model, settings.network.weights, settings.network.weights_preprocessing, progress=progress
-    )
-    layers = settings.network.layers
-    return Network(weights, layers, runtime, pooling=settings.network.pooling, padding=settings.network.padding), reason
+    chosen = settings.network
+    runtime = resolve_runtime(chosen.device, chosen.precision)
+    weights, reason = load_weights(chosen.model, chosen.weights, chosen.weights_preprocessing, progress=progress)
+    return Network(weights, chosen.layers, runtime, pooling=chosen.pooling, padding=chosen.padding), reason
 
 
 def plan_run(inputs: Inputs, network: Network, weights: TermWeights, settings: Settings) -> list[Scale]:

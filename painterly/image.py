@@ -28,8 +28,9 @@ from painterly.models.files import special_file_kind
 
 ImageSource = str | os.PathLike | Image.Image | torch.Tensor
 
-#: Smallest accepted height or width, in pixels, of a loaded image.
-MIN_SIDE = 8
+#: Smallest accepted height or width, in pixels, of a loaded image (a file; the network's own
+#: smallest side, which the output size must keep, is :data:`painterly.options.MIN_SIDE`).
+MIN_IMAGE_SIDE = 8
 
 #: Output file extensions and the Pillow format each one selects.
 OUTPUT_FORMATS: dict[str, str] = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -76,7 +77,7 @@ def load_image(source: ImageSource, *, role: str = "image") -> torch.Tensor:
     returned. ``role`` ("content image", "style image", ...) names the image in error messages.
 
     Raises PainterlyError for anything a user can fix: a missing, unreadable, damaged, enormous or
-    tiny (< ``MIN_SIDE`` pixels on a side) image, a path that is not a regular file (a FIFO or a
+    tiny (< ``MIN_IMAGE_SIDE`` pixels on a side) image, a path that is not a regular file (a FIFO or a
     device, refused before it is opened), or a tensor of the wrong shape, type or range.
     """
     if isinstance(source, torch.Tensor):
@@ -281,9 +282,9 @@ def _check_size(image: torch.Tensor, role: str, path: Path | None) -> None:
     what = _what(role, path)
     if height == 0 or width == 0:
         raise PainterlyError(f"{what} is empty ({width}x{height} pixels); use another image")
-    if height < MIN_SIDE or width < MIN_SIDE:
+    if height < MIN_IMAGE_SIDE or width < MIN_IMAGE_SIDE:
         raise PainterlyError(
-            f"{what} is too small ({width}x{height} pixels); it must be at least {MIN_SIDE} pixels on each side"
+            f"{what} is too small ({width}x{height} pixels); it must be at least {MIN_IMAGE_SIDE} pixels on each side"
         )
 
 

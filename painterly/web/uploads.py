@@ -137,7 +137,7 @@ def decode_reduced(pil: Image.Image, what: str, long_side: int | None) -> Image.
     A JPEG is decoded at 1/2, 1/4 or 1/8 scale by its decoder (never below the requested size);
     then any image is shrunk by a whole factor (a box filter) before it becomes floats. The short
     side stays at least 32 pixels (a narrow painting is enlarged to 16 there by the run)."""
-    from painterly.image import MIN_SIDE
+    from painterly.image import MIN_IMAGE_SIDE
 
     if long_side is None:
         return pil
@@ -145,7 +145,7 @@ def decode_reduced(pil: Image.Image, what: str, long_side: int | None) -> Image.
     width, height = pil.size
     if max(width, height) > keep:
         scale = keep / max(width, height)
-        floor = 4 * MIN_SIDE / max(1, min(width, height))
+        floor = 4 * MIN_IMAGE_SIDE / max(1, min(width, height))
         scale = min(1.0, max(scale, floor))
         pil.draft(pil.mode, (math.ceil(width * scale), math.ceil(height * scale)))  # JPEG only
     try:
@@ -155,7 +155,7 @@ def decode_reduced(pil: Image.Image, what: str, long_side: int | None) -> Image.
     except Exception as error:  # the loader's words for a damaged file
         text = " ".join(str(error).split())[:200]
         raise UploadRejected(f"{what} is damaged or truncated ({text}); re-export or re-download it") from None
-    factor = min(max(pil.size) // keep, min(pil.size) // (4 * MIN_SIDE))
+    factor = min(max(pil.size) // keep, min(pil.size) // (4 * MIN_IMAGE_SIDE))
     if factor < 2 or pil.mode not in _REDUCIBLE:
         return pil
     reduced = pil.reduce(factor)

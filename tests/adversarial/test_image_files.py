@@ -3,7 +3,7 @@
 Property: ``painterly.image.load_image(path, role="content image")`` either returns a float32
 (1, 3, H, W) tensor with finite values in 0..1, or raises :class:`PainterlyError` with a
 non-empty one-line message; never any other exception. An undamaged file of at least
-``MIN_SIDE`` pixels a side in an integer mode must load, at its own size.
+``MIN_IMAGE_SIDE`` pixels a side in an integer mode must load, at its own size.
 
 What the files cover (each test draws 60 examples, derandomized, so runs are repeatable):
 
@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from painterly.errors import PainterlyError
-from painterly.image import MIN_SIDE, load_image
+from painterly.image import MIN_IMAGE_SIDE, load_image
 from tests.adversarial import budget
 
 MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F")
@@ -107,7 +107,7 @@ def test_undamaged_files_load_or_fail_cleanly(
     path.write_bytes(data)
     image = check_property(path)
     width, height = size
-    if min(width, height) >= MIN_SIDE and mode != "F":  # random float bytes may be NaN: refused
+    if min(width, height) >= MIN_IMAGE_SIDE and mode != "F":  # random float bytes may be NaN: refused
         assert image is not None, f"a good {width}x{height} {mode} {fmt} file was refused"
         assert image.shape[2:] == (height, width)
 
