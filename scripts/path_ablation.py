@@ -60,6 +60,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "paper path": {"optimizer": "lbfgs", "jitter": 0, "average": 0.0, "pyramid": 0},
     "L-BFGS + jitter 4": {"optimizer": "lbfgs", "jitter": 4, "average": 0.0, "pyramid": 0},
     "Adam + average": {"optimizer": "adam", "jitter": 0, "average": 0.95, "pyramid": 0},
+    "Adam + average 0.99": {"optimizer": "adam", "jitter": 0, "average": 0.99, "pyramid": 0},
     "Adam + jitter 4 + average": {"optimizer": "adam", "jitter": 4, "average": 0.95, "pyramid": 0},
     "Adam + pyramid + jitter 4 + average": {"optimizer": "adam", "jitter": 4, "average": 0.95, "pyramid": 4},
 }
