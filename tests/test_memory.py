@@ -45,7 +45,8 @@ CONTENT = ("conv4_2",)
 
 
 # The estimate agrees with a measured run within this factor either way (measured: 0.93-1.3 at 256-1024 px;
-# the three runs below, since the Gram gradient's product runs in bf16: 1.33, 1.17 and 1.02).
+# the three runs below, since the Gram gradient's product runs in bf16: 1.33, 1.17 and 1.02; the fourth,
+# bf16 Adam, 1.21 at 256 px and 1.15 at 512 px on an AMD EPYC).
 MEASURED_FACTOR = 1.5
 
 
@@ -195,7 +196,8 @@ def _bf16_runs_natively() -> bool:
 @pytest.mark.skipif(not _can_reset_peak(), reason="needs Linux's /proc/self/clear_refs to measure a peak")
 @pytest.mark.parametrize(
     ("precision", "channels_last", "optimizer", "evaluations", "recompute"),
-    [("bf16", True, "lbfgs", 8, False), ("fp32", False, "adam", 3, False), ("bf16", True, "lbfgs", 8, True)],
+    [("bf16", True, "lbfgs", 8, False), ("fp32", False, "adam", 3, False), ("bf16", True, "lbfgs", 8, True),
+     ("bf16", True, "adam", 3, False)],  # the last: the default path since painterly 0.2
 )
 def test_estimate_is_within_a_factor_of_a_measured_run(
     precision: str, channels_last: bool, optimizer: str, evaluations: int, recompute: bool
