@@ -399,20 +399,6 @@ def jsonable(value: Any) -> Any:
     return f"<{type(value).__name__}>"
 
 
-def learning_rate(settings: Mapping[str, Any]) -> float:
-    """The step size of a settings record (a dict: a benchmark's or a picture's metadata): the
-    option, else the optimiser's default. Validated settings have it as ``schedule.step``."""
-    given = settings.get("learning_rate")
-    return float(given) if given is not None else DEFAULT_LEARNING_RATES[settings.get("optimizer", "adam")]
-
-
-def average_decay(settings: Mapping[str, Any]) -> float:
-    """The decay of the moving average of a settings record (a dict): the option, else the
-    optimiser's default. Validated settings have it as ``schedule.decay``."""
-    given = settings.get("average")
-    return float(given) if given is not None else DEFAULT_AVERAGES[settings.get("optimizer", "adam")]
-
-
 def parse(values: Mapping[str, Any], *, where: str = "") -> dict[str, Any]:
     """Options from a document (TOML, JSON, a form): names checked, values parsed and checked one by
     one (not against each other: a spec's shared options are completed by its axes). ``where``
@@ -530,7 +516,6 @@ __all__ = [
     "defaults",
     "from_namespace",
     "jsonable",
-    "learning_rate",
     "option",
     "parse",
     "parse_command_line",

@@ -103,7 +103,6 @@ def test_jitter_option_is_checked() -> None:
 
 
 def test_the_default_path_is_adam_with_its_average_and_classic_is_lbfgs_without() -> None:
-    from painterly import options
     from painterly.presets import PRESETS
 
     default = validate({}).schedule
@@ -111,7 +110,6 @@ def test_the_default_path_is_adam_with_its_average_and_classic_is_lbfgs_without(
     assert validate({"optimizer": "lbfgs"}).schedule.decay == 0.0
     assert validate({"optimizer": "lbfgs", "average": 0.5}).schedule.decay == 0.5
     assert validate({"average": 0}).schedule.decay == 0.0  # an explicit 0 is the best iterate, not the default
-    assert options.average_decay({"optimizer": "adam"}) == 0.95  # a settings record (a dict) alike
     for name in ("classic", "bold", "paper"):
         chosen = validate(PRESETS[name]).schedule
         assert (chosen.optimizer, chosen.decay) == ("lbfgs", 0.0), name
