@@ -6,7 +6,8 @@
   photo: about 1 when the border is as busy as the inside (relative to the photo), 1.3-2.2 for the
   frayed frames seen with zero padding.
   :func:`edge_bands` compares each side's band with the band just inside it instead (the same
-  part of the photo), which a photo's calm edges do not confound.
+  part of the photo), which a photo's calm edges do not confound; :func:`frame_bands` does the
+  same without asking the picture to be calmer where the photo's edge is calmer than its inside.
 - **Ripple** (:func:`ripple`): a regular, fish-scale texture in flat areas. In the photo's flattest
   tiles the picture's fine detail (luminance minus a 5x5 box blur) is split into its power
   spectrum; ``peak`` is the strongest frequency's power over the mean power (a regular ripple
@@ -84,24 +85,47 @@ def edge_bands(picture: torch.Tensor, photo: torch.Tensor, band: int = 8) -> Edg
     any frame; here each side's outer ``band`` px are compared with the ``2 band`` px just inside
     them, which are of the same part of the photo.
     """
+    _check_bands(picture, photo, band)
+    ratios = [mine / max(theirs, 1e-8) for mine, theirs in zip(_sides(picture, band), _sides(photo, band), strict=True)]
+    return EdgeBands(*ratios)
+
+
+def frame_bands(picture: torch.Tensor, photo: torch.Tensor, band: int = 8) -> EdgeBands:
+    """The frame as the picture's own: each side's outer ``band`` px over the ``2 band`` px just
+    inside them, in the picture, divided by the same for the photo only where the photo's edge is
+    the busier one.
+
+    :func:`edge_bands` divides by the photo's ratio on every side, so where the photo's edge is
+    calmer than the band inside it (a flat sky along the edge, a tower starting a few pixels in:
+    a ratio of 0.61) it asks the picture to be as much calmer there, and a painting's texture laid
+    evenly over the picture reads as a frame (edge_bands 1.3-1.5 on a side whose own band is
+    0.8-0.9 of the band inside it: docs/quality.md). A frame is the picture busier at its edge than
+    just inside it; a photo that is itself busier at an edge excuses that much, a calm one does not
+    ask for less: ``own(picture) / max(own(photo), 1)``.
+    """
+    _check_bands(picture, photo, band)
+    ratios = [mine / max(theirs, 1.0) for mine, theirs in zip(_sides(picture, band), _sides(photo, band), strict=True)]
+    return EdgeBands(*ratios)
+
+
+def _check_bands(picture: torch.Tensor, photo: torch.Tensor, band: int) -> None:
     if picture.shape[-2:] != photo.shape[-2:]:
         raise ValueError(f"picture {tuple(picture.shape)} and photo {tuple(photo.shape)} differ in size")
     if min(picture.shape[-2:]) <= 8 * band:
         raise ValueError(f"the picture is too small for a {band} px band")
 
-    def sides(image: torch.Tensor) -> list[float]:
-        magnitude = laplacian(image)
-        outer, inner = band - 1, 3 * band - 1  # the Laplacian map starts one pixel in
-        pairs = (
-            (magnitude[:outer], magnitude[outer:inner]),
-            (magnitude[-outer:], magnitude[-inner:-outer]),
-            (magnitude[:, :outer], magnitude[:, outer:inner]),
-            (magnitude[:, -outer:], magnitude[:, -inner:-outer]),
-        )
-        return [float(edge.mean() / within.mean().clamp_min(1e-8)) for edge, within in pairs]
 
-    ratios = [mine / max(theirs, 1e-8) for mine, theirs in zip(sides(picture), sides(photo), strict=True)]
-    return EdgeBands(*ratios)
+def _sides(image: torch.Tensor, band: int) -> list[float]:
+    """Top, bottom, left, right: the outer ``band`` px's mean |Laplacian| over the ``2 band`` px inside."""
+    magnitude = laplacian(image)
+    outer, inner = band - 1, 3 * band - 1  # the Laplacian map starts one pixel in
+    pairs = (
+        (magnitude[:outer], magnitude[outer:inner]),
+        (magnitude[-outer:], magnitude[-inner:-outer]),
+        (magnitude[:, :outer], magnitude[:, outer:inner]),
+        (magnitude[:, -outer:], magnitude[:, -inner:-outer]),
+    )
+    return [float(edge.mean() / within.mean().clamp_min(1e-8)) for edge, within in pairs]
 
 
 @dataclass(frozen=True)

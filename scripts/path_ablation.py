@@ -9,7 +9,8 @@ from their PyPI wheels without installing them) against every painting in ../sha
 512 px with the default budget. The grid runs through ``painterly experiment`` (one spec written to
 ``OUT/path-ablation.toml``: every setting x balance over the pairs; a repeated command resumes),
 then every finished run is measured: the dot grid (:func:`painterly.quality.dot_grid`), the frame
-(:func:`painterly.quality.border_ratio`, the worst side of :func:`painterly.quality.edge_bands`), the
+(:func:`painterly.quality.border_ratio`, the worst sides of :func:`painterly.quality.edge_bands` and
+:func:`painterly.quality.frame_bands`), the
 losses of the saved 8-bit picture scored by the run's objective on an fp32 network with the
 picture in a mirrored frame of its margin (no jitter: the picture as it is), the seconds of the run
 and the seconds until its loss first reached the final loss of the paper path on the same pair and
@@ -38,7 +39,7 @@ from painterly.image import fit_long_side, image_size, load_image, resize
 from painterly.margin import pad_image
 from painterly.network import Network, load_weights
 from painterly.objective import Objective
-from painterly.quality import border_ratio, dot_grid, edge_bands, flattest_tiles
+from painterly.quality import border_ratio, dot_grid, edge_bands, flattest_tiles, frame_bands
 from painterly.runtime import Runtime
 from painterly.settings import Settings
 from painterly.terms import TermWeights
@@ -145,14 +146,17 @@ def measure(run: Path, scorer: Scorer) -> dict[str, Any]:
     """One finished run's measures (cached in the run's folder as ``measures.json``)."""
     cached = run / "measures.json"
     summary = json.loads((run / "result.json").read_text(encoding="utf-8"))
-    if cached.exists():
-        found: dict[str, Any] = json.loads(cached.read_text(encoding="utf-8"))
-        if found.get("key") == summary["key"]:
-            return found
     settings = summary["options"]
     picture = load_image(run / "image.png")  # the saved 8-bit picture
     photo = load_image(Path(summary["content"]))
     photo = resize(photo, fit_long_side(*image_size(photo), settings["size"]))
+    if cached.exists():
+        found: dict[str, Any] = json.loads(cached.read_text(encoding="utf-8"))
+        if found.get("key") == summary["key"]:
+            if "frame_bands" not in found:  # measured before frame_bands: add it, keep the rest
+                found["frame_bands"] = vars(frame_bands(picture, photo))
+                cached.write_text(json.dumps(found), encoding="utf-8")
+            return found
     grid = dot_grid(picture, photo)  # raises ValueError below 96 px: the study is at 512
     sides = edge_bands(picture, photo)
     history = json.loads((run / "history.json").read_text(encoding="utf-8"))["history"]
@@ -168,6 +172,7 @@ def measure(run: Path, scorer: Scorer) -> dict[str, Any]:
         "border_ratio": border_ratio(picture, photo),
         "edge_bands": vars(sides),
         "worst_side": max(vars(sides).values()),
+        "frame_bands": vars(frame_bands(picture, photo)),
         "scored": scorer(picture, Path(summary["content"]), Path(summary["style"]), settings),
         "reported": summary["final_losses"],
         "seconds": summary["seconds"],
@@ -192,9 +197,10 @@ def table(measures: list[dict[str, Any]]) -> str:
         by_cell.setdefault((path, balance), {})[(found["photo"], found["painting"])] = found
     rows = [
         "| path | balance | pairs | dot grid: mean / max | pairs with a grid | worst side: mean / max | sides > 1.1 "
-        "| border_ratio mean | scored content / style vs the paper path (geometric mean) | seconds (mean) "
+        "| frame_bands worst: mean / max | sides > 1.1 | border_ratio mean "
+        "| scored content / style vs the paper path (geometric mean) | seconds (mean) "
         "| seconds to the paper path's loss (median; reached) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for balance in BALANCES:
         reference = by_cell.get(("paper path", balance), {})
@@ -206,6 +212,8 @@ def table(measures: list[dict[str, Any]]) -> str:
             grids = [found["dot_grid"] for found in values]
             worst = [found["worst_side"] for found in values]
             sides = sum(value > 1.1 for found in values for value in found["edge_bands"].values())
+            own = [max(found["frame_bands"].values()) for found in values]
+            own_sides = sum(value > 1.1 for found in values for value in found["frame_bands"].values())
             ratios = [(found["scored"]["content"] / reference[pair]["scored"]["content"],
                        found["scored"]["style"] / reference[pair]["scored"]["style"])
                       for pair, found in cell.items() if pair in reference]  # fmt: skip
@@ -222,6 +230,7 @@ def table(measures: list[dict[str, Any]]) -> str:
             rows.append(
                 f"| {path} | {balance} | {len(values)} | {statistics.mean(grids):.4f} / {max(grids):.4f} "
                 f"| {sum(grid > 0 for grid in grids)} | {statistics.mean(worst):.2f} / {max(worst):.2f} | {sides} "
+                f"| {statistics.mean(own):.2f} / {max(own):.2f} | {own_sides} "
                 f"| {statistics.mean(found['border_ratio'] for found in values):.2f} | {content:.2f} / {style:.2f} "
                 f"| {statistics.mean(found['seconds'] for found in values):.0f} | {to_loss} |"
             )

@@ -14,7 +14,16 @@ import torch
 import torch.nn.functional as F
 
 from painterly.optimize import optimize_image
-from painterly.quality import PEAK_RATIO, border_ratio, dot_grid, edge_bands, flattest_tiles, laplacian, ripple
+from painterly.quality import (
+    PEAK_RATIO,
+    border_ratio,
+    dot_grid,
+    edge_bands,
+    flattest_tiles,
+    frame_bands,
+    laplacian,
+    ripple,
+)
 from painterly.terms import LossValues
 
 
@@ -57,6 +66,29 @@ def test_edge_bands_find_the_side_with_a_frame_and_ignore_a_calm_edge() -> None:
     assert sides.right > 2.0 and sides.worst == sides.right
     assert sides.left == pytest.approx(1.0, abs=1e-6)  # untouched; top and bottom share the right corners
     assert sides.right > 2 * max(sides.top, sides.bottom)
+
+
+def test_frame_bands_do_not_ask_for_a_calm_edge_where_the_photo_is_calm() -> None:
+    """A photo calm in its left 12 px and busy from there (rocket's sky and tower): texture laid
+    evenly over it is no frame, though edge_bands reads one; a busier left band is one by both."""
+    generator = torch.Generator().manual_seed(0)
+    photo = smooth_photo()
+    photo += 0.02 * torch.rand(1, 3, 96, 128, generator=generator)
+    photo[..., :, 12:] += 0.15 * torch.rand(1, 3, 96, 116, generator=generator)
+    photo = photo.clamp(0, 1)
+    calm = frame_bands(photo, photo)
+    assert calm.left < 0.6 and calm.worst <= 1.0 + 1e-6  # the photo's own left band is the calmer
+    textured = (photo + 0.2 * torch.rand(1, 3, 96, 128, generator=generator)).clamp(0, 1)
+    assert edge_bands(textured, photo).left > 1.2  # the photo's calm edge counted against the picture
+    assert frame_bands(textured, photo).left < 1.05
+    framed = textured.clone()
+    framed[..., :, :8] += 0.3 * torch.rand(1, 3, 96, 8, generator=generator)
+    assert frame_bands(framed.clamp(0, 1), photo).left > 1.3
+    busy_edge = photo.clone()  # a photo busier at its right edge than inside excuses that much
+    busy_edge[..., :, -8:] += 0.3 * torch.rand(1, 3, 96, 8, generator=generator)
+    busy_edge = busy_edge.clamp(0, 1)
+    assert frame_bands(busy_edge, busy_edge).right == pytest.approx(1.0)
+    assert frame_bands(busy_edge, photo).right > 1.3
 
 
 def test_ripple_tells_a_regular_pattern_from_irregular_texture() -> None:
