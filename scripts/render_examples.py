@@ -3,13 +3,13 @@
     python scripts/render_examples.py                      # all, 320 px, into docs/images/
     python scripts/render_examples.py --only regions --size 128 --out /tmp/try
 
-Every picture uses stylize()'s defaults (network "auto", 500 evaluations, multi-scale) on the
-classic path they were rendered with (`--preset classic`: L-BFGS, its lowest-loss iterate; the
-default path is Adam with its average since painterly 0.2) except for the one control it
-shows. Each control gives `<name>.jpg` (the result) and `<name>_side.jpg` (photo | result, with
-the painting(s) and masks as insets). The masks of the region pictures are made here from the
-photo itself: the sky of Tübingen is the part of the upper image that is bright and blue. All
-ten took 72 minutes at 320 px on a busy 2-core CPU.
+Every picture uses stylize()'s defaults (network "auto", 500 evaluations, multi-scale, the
+default path: Adam with the average of its iterates) except for the one control it shows;
+``--preset classic`` renders them on painterly 0.1's L-BFGS path instead. Each control gives
+`<name>.jpg` (the result) and `<name>_side.jpg` (photo | result, with the painting(s) and masks
+as insets). The masks of the region pictures are made here from the photo itself: the sky of
+Tübingen is the part of the upper image that is bright and blue. The time of each picture and of
+all ten is printed (docs/controls.md gives the last measured).
 """
 
 from __future__ import annotations
@@ -133,11 +133,13 @@ def save_jpeg(image: Image.Image, path: Path) -> None:
         quality -= 5
 
 
-def render(example: Example, size: int, iterations: int | None, out: Path, images: Path) -> float:
+def render(
+    example: Example, size: int, iterations: int | None, out: Path, images: Path, preset: str | None = None
+) -> float:
     photo_path = images / "tubingen.jpg"
     photo = load_image(photo_path)
     extra = example.masks(photo, out) if example.masks else {}
-    options = {"size": size, **PRESETS["classic"], **example.options, **extra}
+    options = {"size": size, **(PRESETS[preset] if preset else {}), **example.options, **extra}
     if iterations is not None:
         options["iterations"] = iterations
     styles = [str(images / name) for name in example.styles]
@@ -166,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images", help="folder (default: docs/images)")
     parser.add_argument("--images", type=Path, default=IMAGES, help="the shared test images")
     parser.add_argument("--only", nargs="+", choices=[e.name for e in EXAMPLES], help="render only these")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="a preset under every picture (default: none)")
     arguments = parser.parse_args(argv)
     if not (arguments.images / "tubingen.jpg").exists():
         print(f"render_examples: {arguments.images} does not hold the test images", file=sys.stderr)
@@ -175,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     for example in EXAMPLES:
         if arguments.only and example.name not in arguments.only:
             continue
-        seconds = render(example, arguments.size, arguments.iterations, arguments.out, arguments.images)
+        seconds = render(
+            example, arguments.size, arguments.iterations, arguments.out, arguments.images, arguments.preset
+        )
         print(f"{example.name}: {seconds:.0f} s", flush=True)
     print(f"all: {time.perf_counter() - total:.0f} s")
     return 0
