@@ -96,12 +96,12 @@ def frame_bands(picture: torch.Tensor, photo: torch.Tensor, band: int = 8) -> Ed
     the busier one.
 
     :func:`edge_bands` divides by the photo's ratio on every side, so where the photo's edge is
-    calmer than the band inside it (a flat sky along the edge, a tower starting a few pixels in:
-    a ratio of 0.61) it asks the picture to be as much calmer there, and a painting's texture laid
-    evenly over the picture reads as a frame (edge_bands 1.3-1.5 on a side whose own band is
-    0.8-0.9 of the band inside it: docs/quality.md). A frame is the picture busier at its edge than
-    just inside it; a photo that is itself busier at an edge excuses that much, a calm one does not
-    ask for less: ``own(picture) / max(own(photo), 1)``.
+    calmer than the band inside it (a flat sky along the edge, a tower starting a few pixels in)
+    it asks the picture to be as much calmer there, and a painting's texture laid evenly over the
+    picture reads as a frame though the picture's own edge is no busier than its inside (measured
+    cases in docs/quality.md). A frame is the picture busier at its edge than just inside it; a
+    photo that is itself busier at an edge excuses that much, a calm one does not ask for less:
+    ``own(picture) / max(own(photo), 1)``.
     """
     _check_bands(picture, photo, band)
     ratios = [mine / max(theirs, 1.0) for mine, theirs in zip(_sides(picture, band), _sides(photo, band), strict=True)]

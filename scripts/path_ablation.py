@@ -147,16 +147,16 @@ def measure(run: Path, scorer: Scorer) -> dict[str, Any]:
     cached = run / "measures.json"
     summary = json.loads((run / "result.json").read_text(encoding="utf-8"))
     settings = summary["options"]
+    found: dict[str, Any] = json.loads(cached.read_text(encoding="utf-8")) if cached.exists() else {}
+    if found.get("key") == summary["key"] and "frame_bands" in found:
+        return found
     picture = load_image(run / "image.png")  # the saved 8-bit picture
     photo = load_image(Path(summary["content"]))
     photo = resize(photo, fit_long_side(*image_size(photo), settings["size"]))
-    if cached.exists():
-        found: dict[str, Any] = json.loads(cached.read_text(encoding="utf-8"))
-        if found.get("key") == summary["key"]:
-            if "frame_bands" not in found:  # measured before frame_bands: add it, keep the rest
-                found["frame_bands"] = vars(frame_bands(picture, photo))
-                cached.write_text(json.dumps(found), encoding="utf-8")
-            return found
+    if found.get("key") == summary["key"]:  # measured before frame_bands: add it, keep the rest
+        found["frame_bands"] = vars(frame_bands(picture, photo))
+        cached.write_text(json.dumps(found), encoding="utf-8")
+        return found
     grid = dot_grid(picture, photo)  # raises ValueError below 96 px: the study is at 512
     sides = edge_bands(picture, photo)
     history = json.loads((run / "history.json").read_text(encoding="utf-8"))["history"]
