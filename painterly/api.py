@@ -35,6 +35,7 @@ from painterly.jitter import Jitter
 from painterly.margin import Canvas, scaled_margin
 from painterly.masks import RegionMasks, load_region_masks
 from painterly.memory import RunShape, choose_recompute
+from painterly.methods import METHODS
 from painterly.models.weights import ProgressCallback
 from painterly.network import Network, load_weights
 from painterly.objective import Objective, check_terms_finite
@@ -44,7 +45,7 @@ from painterly.runtime import resolve_runtime
 from painterly.schedule import Scale, plan_scales
 from painterly.settings import Settings
 from painterly.styles import load_styles, style_blend_weights, style_sources
-from painterly.terms import LossValues, Term, TermWeights
+from painterly.terms import LossValues, Stage, Term, TermWeights
 
 __all__ = ["ExtraLoss", "HistoryRecord", "Inputs", "Iterate", "StylizeResult", "build_network", "plan_run",
            "plan_run_network", "prepare_inputs", "run_scales", "stylize", "stylize_with"]  # fmt: skip
@@ -69,12 +70,14 @@ def stylize(
     pooling: Literal["avg", "max"] = "avg",
     padding: Literal["zeros", "reflect", "replicate"] = "zeros",
     margin: int = 8,
+    method: Literal["gatys", "strotss", "nnst"] = "gatys",
     content_layers: Sequence[str] = options.PAPER_CONTENT_LAYERS,
     style_layers: Sequence[str] = options.PAPER_STYLE_LAYERS,
     style_layer_weights: Sequence[float] | None = None,
     style_loss: Literal["gram", "w2"] = "gram",
     content_weight: float = 1.0,
     style_weight: float = 1e4,
+    content_preservation: float = 0.75,
     optimizer: Literal["lbfgs", "adam"] = "adam",
     bounds: Literal["inside", "after"] = "inside",
     learning_rate: float | None = None,
@@ -94,7 +97,8 @@ def stylize(
     callback: Callable[[Iterate], None] | None = None,
     weights_progress: ProgressCallback | None = None,
 ) -> StylizeResult:
-    """Repaint `content` in the style of `style` (Gatys et al.) and return the image and its history.
+    """Repaint `content` in the style of `style` (Gatys et al., or ``method`` "strotss" or "nnst":
+    :mod:`painterly.methods`) and return the image and its history.
 
     `content` and `style` are paths, PIL images or (3, H, W) / (1, 3, H, W) tensors in 0..1;
     `style` may also be a list of them (several paintings, see `style_weights`). Masks are paths
@@ -136,11 +140,12 @@ def stylize_with(
     """
     weights = TermWeights.from_settings(network, settings, inputs.blend)
     plan, network = plan_run_network(inputs, network, weights, settings)  # this run's view of the network
+    paper = settings.network.method == "gatys"  # the later methods' steps are their own (painterly.methods)
     record = {  # the options as used: what "auto" and the defaults chose
         **settings.as_dict(),
         "scales": [[scale.height, scale.width, scale.evaluations] for scale in plan],
-        "learning_rate": settings.schedule.step,
-        "average": settings.schedule.decay,
+        "learning_rate": settings.schedule.step if paper else None,
+        "average": settings.schedule.decay if paper else None,
         "model": network.weights.source,
         "precision": network.runtime.precision,
         "memory": "low" if network.recompute else "normal",
@@ -267,15 +272,36 @@ def _plan_run(
     height, width = fit_long_side(photo_height, photo_width, settings.inputs.size)
     if min(height, width) < options.MIN_SIDE:
         raise PainterlyError(_too_narrow(photo_height, photo_width, settings.inputs.size))
-    plan = plan_scales(height, width, settings.schedule.iterations, settings.schedule.scales)
+    method = METHODS.get(settings.network.method)
+    if method is None:
+        plan = plan_scales(height, width, settings.schedule.iterations, settings.schedule.scales)
+    else:
+        if len(inputs.paintings) > 1:
+            raise PainterlyError(
+                f"--method {method.name} takes one painting, not {len(inputs.paintings)}; "
+                "give one, or use --method gatys to blend several"
+            )
+        phases = method.plan(height, width, settings.schedule.iterations, settings.schedule.scales)
+        plan = [phase.scale for phase in phases]
     shape = RunShape(
-        network.arch, list(weights.layers), network.runtime.precision, settings.schedule.optimizer,
-        final_evaluations=plan[-1].evaluations, content_layers=list(weights.content_layers),
+        network.arch, list(weights.layers if method is None else method.layers), network.runtime.precision,
+        settings.schedule.optimizer if method is None else "adam", final_evaluations=plan[-1].evaluations,
+        content_layers=list(weights.content_layers) if method is None else [],
         channels_last=network.runtime.channels_last, pooling=settings.network.pooling,
         device_type=network.runtime.device.type, style_scale=settings.inputs.style_scale,
         margin=settings.objective.margin,  # the final scale's, on every side
+        method=settings.network.method, painting_pixels=_painting_pixels(inputs, settings),
     )  # fmt: skip
     return plan, choose_recompute(shape, height, width, settings.runtime.memory)
+
+
+def _painting_pixels(inputs: Inputs, settings: Settings) -> float:
+    """The first painting's pixels over its long side squared (its share of a square); 1 before the
+    paintings are loaded (a square: the most a painting can cover)."""
+    if not inputs.paintings:
+        return 1.0
+    height, width = image_size(inputs.paintings[0])
+    return height * width / max(height, width) ** 2
 
 
 def scale_canvases(plan: list[Scale], margin: int) -> list[Canvas]:
@@ -335,27 +361,45 @@ def run_scales(
     final_values: LossValues | None = None
     stop_reasons: list[str] = []
     canvases = scale_canvases(plan, settings.objective.margin)
+    method = METHODS.get(settings.network.method)
+    height, width = plan[-1].height, plan[-1].width
+    phases = method.plan(height, width, settings.schedule.iterations, settings.schedule.scales) if method else []
+    device = network.runtime.device
     for index, (scale, canvas) in enumerate(zip(plan, canvases, strict=True), start=1):
         size = canvas.inner
         own = [extra_loss(canvas)] if extra_loss is not None else []
-        levers = scale_levers(settings, canvas, plan[-1].long_side, views, network.runtime.device)
+        if method is not None:
+            previous = None if current is None else current.cpu()
+            if previous is None and start is not None:
+                first = resize(start.detach().float().cpu(), size)
+            else:
+                first = method.start(index, len(plan), inputs.photo, inputs.paintings[0], previous, size)
+            photo = canvas.pad(resize(inputs.photo, size)).to(device)
+            stage = Stage(index, len(plan), canvas.pad(first).to(device), photo, generator)
+            phase = phases[index - 1]
+            levers = Levers(pyramid=phase.pyramid, last=True)
+            optimizer, step = phase.optimizer, phase.learning_rate
+        else:
+            stage = None
+            levers = scale_levers(settings, canvas, plan[-1].long_side, views, device)
+            optimizer, step = settings.schedule.optimizer, settings.schedule.step
+            if current is not None:
+                first = upsample_result(current.cpu(), inputs.photo, size)
+            elif start is not None:
+                first = resize(start.detach().float().cpu(), size)
+            else:
+                first = initial_image(settings.schedule.init, inputs.photo, inputs.paintings[0], *size, generator)
         objective = Objective(
             network, weights, inputs.photo, inputs.paintings, size, inputs.masks,
-            terms=own, margin=canvas.margin, jitter=levers.jitter,
+            terms=own, margin=canvas.margin, jitter=levers.jitter, stage=stage,
         )  # fmt: skip
         evaluate = objective if settings.runtime.compile == "off" else objective.compiled(settings.runtime.compile)
-        if current is not None:
-            first = upsample_result(current.cpu(), inputs.photo, size)
-        elif start is not None:
-            first = resize(start.detach().float().cpu(), size)
-        else:
-            first = initial_image(settings.schedule.init, inputs.photo, inputs.paintings[0], *size, generator)
         recorder.start_scale(index, crop=canvas.crop)
         outcome = optimize_image(
-            canvas.pad(first).to(network.runtime.device),
+            canvas.pad(first).to(device),
             evaluate,
-            optimizer=settings.schedule.optimizer,
-            learning_rate=settings.schedule.step,
+            optimizer=optimizer,
+            learning_rate=step,
             evaluations=scale.evaluations,
             tolerance=settings.schedule.tolerance,
             bounds=settings.schedule.bounds,
@@ -369,4 +413,6 @@ def run_scales(
             if "NaN" in outcome.stop_reason:
                 break
     assert current is not None and final_values is not None
+    if method is not None:
+        current = method.finish(resize(inputs.photo, image_size(current)), inputs.paintings[0], current)
     return current, final_values, "; ".join(stop_reasons) or None

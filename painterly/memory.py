@@ -106,6 +106,8 @@ class RunShape:
     style_scale: float = 1.0
     recompute: bool = False
     margin: int = 0
+    method: str = "gatys"  # a later method's own tensors are counted too (painterly.methods)
+    painting_pixels: float = 1.0  # the painting's pixels over its long side squared
 
     def __post_init__(self) -> None:
         # precision ("fp32"/"bf16") and optimizer are checked by painterly.options.
@@ -124,6 +126,7 @@ class MemoryEstimate:
     targets: int  # content targets, Gram matrices and their gradients
     optimizer: int  # image, gradient, best image and the optimiser's state
     overhead: int  # allocator and library workspaces
+    method: int = 0  # a later method's own: the painting's vectors, distance matrices (painterly.methods)
 
     @property
     def total(self) -> int:
@@ -206,7 +209,40 @@ def estimate_memory(run: RunShape, height: int, width: int) -> MemoryEstimate:
     evaluation = activations + loss_copies + backward + optimizer_bytes
     if painting_peak > evaluation:
         activations += painting_peak - evaluation
-    return MemoryEstimate(weights, activations, loss_copies, backward, targets, optimizer_bytes, overhead)
+    method = _method_bytes(run, elements, painting_side, wanted, act_bytes)
+    return MemoryEstimate(weights, activations, loss_copies, backward, targets, optimizer_bytes, overhead, method)
+
+
+def _method_bytes(run: RunShape, elements: dict[str, int], painting_side: int, wanted: set[str], act_bytes: int) -> int:
+    """The bytes of a later method's own tensors at the final scale (:mod:`painterly.methods`).
+
+    Both keep the photo's activations at their layers. STROTSS: the painting's vectors (d numbers
+    each: RGB and its layers' channels), d x d covariances with their gradients, the picture's
+    cost matrices against the painting and itself, three copies each. NNST: hypercolumns at a
+    quarter of the sides (C numbers: its layers' channels) of the query, the targets and the
+    picture (with gradients), the painting's in four rotations, one chunk of distances; its final
+    pass keeps every layer of the painting in four rotations, and a distance matrix of at most
+    (64 x 64) by four times as many painting positions per layer, with its gradient.
+    """
+    if run.method == "gatys":
+        return 0
+    from painterly.methods import features, strotss
+
+    arch = run.arch
+    channels = [arch.channels[int(name[4]) - 1] for name in wanted]
+    photo = sum(elements[name] for name in wanted) * act_bytes
+    if run.method == "strotss":
+        d = 3 + sum(channels)
+        samples, style = strotss.SAMPLES, strotss.STYLE_SAMPLES
+        return photo + 4 * (style * d + 4 * d * d + 4 * samples * d + 3 * samples * style + 6 * samples**2)
+    quarter = max(1, elements["relu1_1"] // arch.channels[0] // 16)  # (H / 4) (W / 4) of the canvas
+    painting_quarter = max(1, round(painting_side**2 * run.painting_pixels / 16))
+    columns = sum(channels)
+    dense = 4 * columns * (5 * quarter + 4 * painting_quarter)
+    painting_layers = 4 * 4 * sum(elements[name] for name in wanted) * painting_side**2 * run.painting_pixels
+    painting_layers /= max(1, elements["relu1_1"] // arch.channels[0])
+    split = 2 * 4 * 64 * 64 * 4 * 64 * 64
+    return photo + dense + features.CHUNK_BYTES + int(painting_layers) + split
 
 
 def _recomputed_activations(

@@ -35,6 +35,7 @@ from painterly.settings import Settings
 from painterly.terms import (
     LossValues,
     PictureTerm,
+    Stage,
     StyleTerm,
     Term,
     TermContext,
@@ -55,7 +56,8 @@ class Objective:
     scaled to the picture's size, the style loss and ``extra`` see the picture without its margin,
     and the content loss the whole canvas (:mod:`painterly.margin`). With a ``jitter`` the network
     sees the canvas in the jitter's current view, the content targets in the same view
-    (:mod:`painterly.jitter`); terms on pixels see the canvas itself."""
+    (:mod:`painterly.jitter`); terms on pixels see the canvas itself. ``stage``: where in a later
+    method's schedule this objective is (:mod:`painterly.methods`), for the terms it builds."""
 
     def __init__(
         self,
@@ -70,6 +72,7 @@ class Objective:
         extra: Callable[[torch.Tensor], torch.Tensor] | None = None,
         margin: int = 0,
         jitter: Jitter | None = None,
+        stage: Stage | None = None,
     ) -> None:
         masks = masks or RegionMasks()
         self.canvas = Canvas(*size, margin)
@@ -82,7 +85,9 @@ class Objective:
             seen_photo = photo.to(network.runtime.device)
             photo_features = network(seen_photo)
             views = _view_features(network, weights.content_layers, seen_photo, jitter)
-            context = TermContext(network, weights, photo_features, paintings, self.canvas, framed, jitter, views)
+            context = TermContext(
+                network, weights, photo_features, paintings, self.canvas, framed, jitter, views, stage
+            )
             built = build_terms(context)
             del context, photo_features, views
         own = [*terms, *([PictureTerm(extra, self.canvas)] if extra is not None else [])]

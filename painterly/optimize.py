@@ -55,11 +55,12 @@ class Levers:
     restart_every: int = 25  # L-BFGS with jitter: evaluations per view
     average: float = 0.0  # decay d of the average of the iterates; 0: off
     pyramid: int = 0  # levels of the Laplacian pyramid Adam steps on; 0: the pixels
+    last: bool = False  # the result is the last iterate (a loss drawn at random positions has no "best")
 
     @property
     def scored(self) -> bool:
         """Whether the result is the last iterate or the average, scored by a last evaluation."""
-        return self.jitter is not None or self.average > 0
+        return self.jitter is not None or self.average > 0 or self.last
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,8 @@ def optimize_image(
 ) -> OptimizationOutcome:
     """Minimise ``objective(image).total`` over the pixels of ``image`` for exactly ``evaluations``.
 
-    ``optimizer`` is ``"lbfgs"`` or ``"adam"`` (checked by :mod:`painterly.options`). ``bounds``
+    ``optimizer`` is ``"lbfgs"`` or ``"adam"`` (checked by :mod:`painterly.options`), or
+    ``"rmsprop"`` (STROTSS's, :mod:`painterly.methods`). ``bounds``
     "inside": L-BFGS minimises the loss of the image clamped to 0..1 (:func:`_seen_in_range`);
     "after": it runs unconstrained and the result is clamped (Adam's steps are always projected);
     ``on_evaluation(evaluation, best_image)`` is called after every evaluation. ``levers``: see
@@ -177,7 +179,7 @@ def optimize_image(
             if optimizer == "lbfgs":
                 _run_lbfgs(image, objective, tracker, step, walk)
             else:
-                _run_adam(image, objective, tracker, step, walk)
+                _run_adam(image, objective, tracker, step, walk, optimizer)
         except _Pause:
             walk.next_view()
             continue
@@ -279,8 +281,11 @@ def _run_adam(
     tracker: _Tracker,
     step: float,
     walk: _Walk,
+    kind: str = "adam",
 ) -> None:
-    adam = torch.optim.Adam(walk.parameters(), lr=step)
+    """Adam, or RMSprop with ``kind="rmsprop"`` (torch's defaults otherwise), one evaluation per step."""
+    optimizers = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
+    adam = optimizers[kind](walk.parameters(), lr=step)
     while True:
         adam.zero_grad()
         walk.next_view()

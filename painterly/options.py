@@ -256,6 +256,10 @@ OPTIONS: tuple[Option, ...] = (
            "pixels optimised around the picture on every side (at the output's size) and cropped at the "
            "end, so that the frayed frame falls outside the picture; 0 = none, the paper's",
            "PX", low=0, high=256),
+    Option("method", Literal["gatys", "strotss", "nnst"], "gatys",
+           "the objective and its path: gatys = the paper's Gram matrices, on the options below; strotss = "
+           "relaxed optimal transport and self-similarity (Kolkin et al. 2019); nnst = neural neighbours "
+           "(Kolkin et al. 2022); the later two bring their own optimiser and scales", common=True),
     Option("content_layers", Layers, PAPER_CONTENT_LAYERS, "layers matched to the photo", "LAYER"),
     Option("style_layers", Layers, PAPER_STYLE_LAYERS, "layers whose Gram matrices match the painting", "LAYER"),
     Option("style_layer_weights", Weights | None, None, "w_l per style layer (default: equal, summing to 1)", "W",
@@ -265,6 +269,9 @@ OPTIONS: tuple[Option, ...] = (
            "covariance, by the squared Wasserstein-2 distance between Gaussians per filter (crowsonkb's)"),
     Option("content_weight", float, 1.0, "alpha, the weight of the content loss", "ALPHA", low=0, common=True),
     Option("style_weight", float, 1e4, "beta, the weight of the style loss", "BETA", low=0, common=True),
+    Option("content_preservation", float, 0.75,
+           "nnst: how much of the photo's layout the painting's features are matched to, 0 (the picture's own, "
+           "most stylised) to 1 (the photo's)", "P", low=0, high=1),
     Option("optimizer", Literal["lbfgs", "adam"], "adam",
            "optimiser of the pixels: adam (with --average, no dot grid in flat areas) or lbfgs (the paper's; "
            "painterly 0.1's default, also --preset classic)"),
@@ -349,8 +356,53 @@ def validate(values: Mapping[str, Any]) -> Settings:
     return Settings.from_checked({name: jsonable(value) for name, value in settings.items()})
 
 
+#: The options of the paper's objective and of painterly's path, which the later methods replace
+#: with their own (:mod:`painterly.methods`): refused with them unless left at their defaults.
+GATYS_ONLY: dict[str, str] = {
+    "content_layers": "it compares hypercolumns of fixed layers",
+    "style_layers": "it compares hypercolumns of fixed layers",
+    "style_layer_weights": "it compares hypercolumns of fixed layers",
+    "style_loss": "it has its own style loss",
+    "style_weight": "its style loss has a fixed weight; --content-weight sets the balance",
+    "style_weights": "it takes one painting",
+    "style_masks": "it takes one painting for the whole picture",
+    "optimizer": "it brings its own optimiser",
+    "bounds": "it brings its own optimiser",
+    "learning_rate": "it brings its own step sizes",
+    "jitter": "it brings its own path",
+    "jitter_every": "it brings its own path",
+    "average": "its result is its last iterate",
+    "pyramid": "it always steps on a Laplacian pyramid of its own",
+    "init": "it starts from its own images",
+    "tolerance": "its scales run their whole budgets",
+    "compile": "its losses draw random positions at every evaluation",
+}
+#: Options that only one method reads, refused with the others unless left at their defaults.
+METHOD_ONLY: dict[str, str] = {"content_preservation": "nnst"}
+
+
+def _check_method(settings: Mapping[str, Any]) -> None:
+    """Options that do not apply to the chosen method are refused, not ignored."""
+    method = settings["method"]
+
+    def given(name: str) -> bool:
+        return jsonable(settings[name]) != jsonable(BY_NAME[name].default)
+
+    unused = [name for name in GATYS_ONLY if method != "gatys" and given(name)]
+    unused += [name for name, owner in METHOD_ONLY.items() if owner != method and given(name)]
+    if unused:
+        name = unused[0]
+        why = GATYS_ONLY[name] if name in GATYS_ONLY else f"it is an option of --method {METHOD_ONLY[name]}"
+        raise PainterlyError(
+            f"--{BY_NAME[name].label} does not apply to --method {method} ({why}); leave it out"
+        )
+    if method == "strotss" and settings["content_weight"] == 0:
+        raise PainterlyError("--content-weight 0 leaves STROTSS without its content term; give a weight above 0")
+
+
 def _check_together(settings: Mapping[str, Any]) -> None:
     """Rules that involve several options."""
+    _check_method(settings)
     if settings["content_weight"] == 0 and settings["style_weight"] == 0:
         raise PainterlyError("content-weight and style-weight are both 0; nothing would be optimised")
     if not settings["style_layers"]:

@@ -57,6 +57,7 @@ class InputSettings:
 class NetworkSettings:
     """Everything the built network depends on: equal values, one shared network."""
 
+    method: Literal["gatys", "strotss", "nnst"]
     model: str
     weights: str | None
     weights_preprocessing: Literal["auto", "caffe", "torchvision"]
@@ -69,7 +70,12 @@ class NetworkSettings:
 
     @property
     def layers(self) -> list[str]:
-        """The layers the network returns: content first, then style."""
+        """The layers the network returns: content first, then style (the paper's method), or the
+        method's own (:mod:`painterly.methods`)."""
+        if self.method != "gatys":
+            from painterly.methods import METHODS
+
+            return list(METHODS[self.method].layers)
         return [*self.content_layers, *self.style_layers]
 
 
@@ -83,6 +89,7 @@ class ObjectiveSettings:
     style_loss: Literal["gram", "w2"]
     content_weight: float
     style_weight: float
+    content_preservation: float
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from painterly.terms.base import LossValues, Term, TermContext, evaluate_terms
+from painterly.terms.base import LossValues, Stage, Term, TermContext, evaluate_terms
 from painterly.terms.content import ContentTerm
 from painterly.terms.picture import PictureTerm
 from painterly.terms.style import STYLE_TERMS, GramStyleTerm, StyleTerm, W2StyleTerm, build_style_term
@@ -58,7 +58,14 @@ TERMS: tuple[TermBuilder, ...] = (ContentTerm.build, build_style_term, TVTerm.bu
 
 
 def build_terms(context: TermContext) -> list[Term]:
-    """Every registered term that is on, built from the context (call under ``torch.no_grad()``)."""
+    """Every registered term that is on, built from the context (call under ``torch.no_grad()``);
+    a later method's own terms (:mod:`painterly.methods`) with ``--method`` strotss or nnst, and
+    the TV term with any method."""
+    if context.weights.method != "gatys":
+        from painterly.methods import METHODS
+
+        tv = TVTerm.build(context)
+        return [*METHODS[context.weights.method].build_terms(context), *([tv] if tv is not None else [])]
     built = (builder(context) for builder in TERMS)
     return [term for term in built if term is not None]
 
@@ -70,6 +77,7 @@ __all__ = [
     "GramStyleTerm",
     "LossValues",
     "PictureTerm",
+    "Stage",
     "StyleTerm",
     "TVTerm",
     "Term",

@@ -45,6 +45,19 @@ class Term(Protocol):
 
 
 @dataclass(frozen=True)
+class Stage:
+    """Where in a method's schedule an objective is built (:mod:`painterly.methods`): phase ``index``
+    (1-based) of ``count``, the image the phase starts from and the photo, both on the canvas and
+    the network's device, and the generator of the method's random draws."""
+
+    index: int
+    count: int
+    start: torch.Tensor
+    photo: torch.Tensor
+    generator: torch.Generator
+
+
+@dataclass(frozen=True)
 class TermContext:
     """What the terms of an objective at one size build their targets from, computed once.
 
@@ -52,7 +65,8 @@ class TermContext:
     ``paintings``: the style images as loaded (each term scales them itself); ``canvas``: the
     picture's size and margin; ``masks``: the region masks framed to the canvas. With a ``jitter``
     (:mod:`painterly.jitter`), ``view_features[k]`` are the photo's activations in view k at the
-    content layers (view 0 is ``photo_features``).
+    content layers (view 0 is ``photo_features``). ``stage``: the phase of a later method's schedule
+    (None for the paper's method, whose terms do not depend on it).
     """
 
     network: Network
@@ -63,6 +77,7 @@ class TermContext:
     masks: RegionMasks
     jitter: Jitter | None = None
     view_features: Sequence[Mapping[str, torch.Tensor]] = ()
+    stage: Stage | None = None
 
 
 @dataclass(frozen=True)

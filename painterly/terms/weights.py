@@ -33,6 +33,8 @@ class TermWeights:
     blend: tuple[float, ...] = (1.0,)  # per painting: blend weights, or region strengths with masks
     style_loss: Literal["gram", "w2"] = "gram"  # the paper's Gram loss, or Wasserstein-2 (painterly.losses)
     others: Mapping[str, float] = field(default_factory=dict)  # lambda_t of other terms, by term name
+    method: Literal["gatys", "strotss", "nnst"] = "gatys"  # whose terms are built (painterly.methods)
+    content_preservation: float = 0.75  # NNST's share of the photo in the query of its neighbours
 
     @classmethod
     def from_settings(cls, network: Network, settings: Settings, blend: Sequence[float]) -> TermWeights:
@@ -62,6 +64,8 @@ class TermWeights:
             blend=tuple(blend),
             style_loss=objective.style_loss,
             others=others,
+            method=settings.network.method,
+            content_preservation=objective.content_preservation,
         )
 
     def weight(self, name: str) -> float:

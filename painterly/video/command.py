@@ -232,9 +232,14 @@ def check_frames(first: Settings, later: Settings, size: tuple[int, int]) -> Non
             f"the clip's frames at --size {first.inputs.size} would be {width}x{height}, too narrow: the network needs "
             f"at least {MIN_SIDE} px on the short side; use --size {needed} or more"
         )
+    from painterly.methods import METHODS
+
+    method = METHODS.get(first.network.method)
     for settings, option in ((first.schedule, "--iterations"), (later.schedule, "--frame-iterations")):
         given = settings.scales
         count = automatic_scale_count(max(size)) if given is None else given
+        if method is not None:
+            count = method.phase_count(max(size), given)
         if settings.iterations < count:
             chosen = "--scales" if given is not None else f"chosen for {width}x{height} frames"
             raise PainterlyError(

@@ -26,7 +26,7 @@ def test_the_key_follows_the_options_that_decide_the_network(tiny_weights: Path,
     other_file.write_bytes(tiny_weights.read_bytes())
     changed = {"weights": str(other_file), "padding": "reflect", "pooling": "max", "precision": "bf16",
                "style_layers": ["relu1_1"], "content_layers": ["relu1_1"], "weights_preprocessing": "caffe",
-               "model": "vgg19", "device": "cuda"}  # fmt: skip
+               "model": "vgg19", "device": "cuda", "method": "strotss"}  # fmt: skip
     assert set(changed) == set(NETWORK_OPTIONS)  # every option of the network group moves the key
     for name, value in changed.items():
         assert network_key(base) != network_key(base.replace(**{name: value})), name
