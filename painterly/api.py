@@ -290,12 +290,12 @@ def _plan_run(
         channels_last=network.runtime.channels_last, pooling=settings.network.pooling,
         device_type=network.runtime.device.type, style_scale=settings.inputs.style_scale,
         margin=settings.objective.margin,  # the final scale's, on every side
-        method=settings.network.method, painting_pixels=_painting_pixels(inputs, settings),
+        method=settings.network.method, painting_pixels=_painting_pixels(inputs),
     )  # fmt: skip
     return plan, choose_recompute(shape, height, width, settings.runtime.memory)
 
 
-def _painting_pixels(inputs: Inputs, settings: Settings) -> float:
+def _painting_pixels(inputs: Inputs) -> float:
     """The first painting's pixels over its long side squared (its share of a square); 1 before the
     paintings are loaded (a square: the most a painting can cover)."""
     if not inputs.paintings:

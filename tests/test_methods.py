@@ -175,6 +175,15 @@ def test_each_method_end_to_end_on_the_tiny_network(tiny_weights, small_images, 
     assert not torch.equal(result.image, stylize(content, style, **tiny_options(tiny_weights, size=48)).image)
 
 
+def test_nnst_reads_its_content_preservation(tiny_weights, small_images) -> None:
+    """p = 1 matches the photo's features at every scale, p = 0 the picture's own: other targets."""
+    content, style = small_images
+    run = tiny_options(tiny_weights, size=64, iterations=12, scales=2)  # the second scale reads p
+    kept = stylize(content, style, method="nnst", content_preservation=1.0, **run).image
+    free = stylize(content, style, method="nnst", content_preservation=0.0, **run).image
+    assert not torch.equal(kept, free)
+
+
 def test_strotss_weighs_content_by_the_scale(tiny_weights, small_images) -> None:
     """(w L_content + L_style) / (w + 2), w = 16 x content_weight halved per scale: the total of the
     last evaluation is that of its two terms."""

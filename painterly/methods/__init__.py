@@ -41,6 +41,18 @@ from painterly.terms.base import Term, TermContext
 COARSEST = 64
 
 
+def _photo(photo: torch.Tensor, painting: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return resize(photo, size)
+
+
+def _upsampled(previous: torch.Tensor, photo: torch.Tensor, size: tuple[int, int], last: bool) -> torch.Tensor:
+    return torch.nn.functional.interpolate(previous, size=size, mode="bilinear").clamp(0, 1)
+
+
+def _unchanged(photo: torch.Tensor, painting: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    return image
+
+
 @dataclass(frozen=True)
 class Phase:
     """One optimisation of a method's schedule: its size and budget, optimiser, step and pyramid."""
@@ -63,6 +75,11 @@ class Method:
     pyramid: int
     final_pass: bool  # one more phase at full size after the ladder of scales
     build_terms: Callable[[TermContext], list[Term]]
+    first_image: Callable[[torch.Tensor, torch.Tensor, tuple[int, int]], torch.Tensor]  # photo, painting, size
+    #: previous, photo, size, whether the phase is the last
+    next_image: Callable[[torch.Tensor, torch.Tensor, tuple[int, int], bool], torch.Tensor]
+    #: The result of the last phase as handed out (NNST's colour step): photo, painting, image.
+    finish: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] = _unchanged
 
     def phase_count(self, long_side: int, scales: int | None) -> int:
         """How many optimisations the schedule has: ``scales`` (default: one per doubling from
@@ -106,25 +123,20 @@ class Method:
         size: tuple[int, int],
     ) -> torch.Tensor:  # fmt: skip
         """The image phase ``index`` (1-based) of ``count`` starts from, at ``size``."""
-        if self.name == "strotss":
-            if previous is None:
-                return strotss.first_image(photo, painting, size)
-            return strotss.next_image(previous, photo, size, last=index == count)
         if previous is None:
-            return resize(photo, size)
-        return torch.nn.functional.interpolate(previous, size=size, mode="bilinear").clamp(0, 1)
-
-    def finish(self, photo: torch.Tensor, painting: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        """The result of the last phase as handed out (NNST's colour step)."""
-        if self.name == "nnst":
-            return nnst.match_colours(photo.to(image.device), painting.to(image.device), image)
-        return image
+            return self.first_image(photo, painting, size)
+        return self.next_image(previous, photo, size, index == count)
 
 
 #: The later methods by name (``gatys`` is the paper's objective and painterly's own path).
 METHODS: dict[str, Method] = {
-    "strotss": Method("strotss", strotss.LAYERS, "rmsprop", 2e-3, 1e-3, 5, False, strotss.build_terms),
-    "nnst": Method("nnst", nnst.LAYERS, "adam", 2e-3, 2e-3, 8, True, nnst.build_terms),
+    "strotss": Method(
+        "strotss", strotss.LAYERS, "rmsprop", 2e-3, 1e-3, 5, False, strotss.build_terms, strotss.first_image,
+        strotss.next_image,
+    ),
+    "nnst": Method(
+        "nnst", nnst.LAYERS, "adam", 2e-3, 2e-3, 8, True, nnst.build_terms, _photo, _upsampled, nnst.match_colours
+    ),
 }
 
 __all__ = ["COARSEST", "METHODS", "Method", "Phase"]

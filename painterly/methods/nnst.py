@@ -108,7 +108,7 @@ class NeighbourTerm:
         """The targets: the query image's hypercolumns replaced by their nearest painting hypercolumns."""
         stage = context.stage
         assert stage is not None, "NNST builds its terms for a stage of its schedule"
-        share = 1.0 if stage.index == 1 else context.weights.others.get("content_preservation", 0.75)
+        share = 1.0 if stage.index == 1 else context.weights.content_preservation
         extracted = stage.start - finest_band(stage.start) + finest_band(stage.photo)
         query = (1.0 - share) * extracted + share * stage.photo
         with torch.no_grad():

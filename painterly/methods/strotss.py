@@ -212,7 +212,7 @@ def finest_band(image: torch.Tensor) -> torch.Tensor:
     return image - torch.nn.functional.interpolate(half, size=(height, width), mode="bilinear")
 
 
-def next_image(previous: torch.Tensor, photo: torch.Tensor, size: tuple[int, int], *, last: bool) -> torch.Tensor:
+def next_image(previous: torch.Tensor, photo: torch.Tensor, size: tuple[int, int], last: bool) -> torch.Tensor:
     """A finer scale's start: the coarser result upsampled, plus the photo's finest band except at the last."""
     upsampled = torch.nn.functional.interpolate(previous, size=size, mode="bilinear")
     return upsampled if last else (upsampled + finest_band(resize(photo, size))).clamp(0, 1)
