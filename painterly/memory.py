@@ -222,7 +222,10 @@ def _method_bytes(run: RunShape, elements: dict[str, int], painting_side: int, w
     quarter of the sides (C numbers: its layers' channels) of the query, the targets and the
     picture (with gradients), the painting's in four rotations, one chunk of distances; its final
     pass keeps every layer of the painting in four rotations, and a distance matrix of at most
-    (64 x 64) by four times as many painting positions per layer, with its gradient.
+    (64 x 64) by four times as many painting positions per layer, with its gradient. Both counts
+    keep the matrices' gradients, which the backward pass no longer forms (only the matched
+    distances are differentiated: :func:`~painterly.methods.strotss.cosine_remd`,
+    :func:`~painterly.methods.features.nearest_distances`), so they are upper bounds.
     """
     if run.method == "gatys":
         return 0

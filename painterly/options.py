@@ -514,6 +514,20 @@ def parse_command_line(parser: argparse.ArgumentParser, arguments: Sequence[str]
     return namespace, from_namespace(namespace)
 
 
+def given_options(parser: argparse.ArgumentParser, arguments: Sequence[str]) -> frozenset[str]:
+    """The options that ``arguments`` give, on the command line or through ``--preset``, as opposed
+    to those left at their defaults. ``parser`` is the front end's, its options added with
+    ``add_arguments(..., with_defaults=False)``. A value equal to the default counts as given:
+    ``--optimizer adam`` is a choice."""
+    from painterly.presets import PRESETS
+
+    namespace = parser.parse_args(arguments)
+    preset = getattr(namespace, "preset", None)
+    return frozenset(item.name for item in OPTIONS if hasattr(namespace, item.name)) | frozenset(
+        PRESETS[preset] if preset else ()
+    )
+
+
 def from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
     """The options present in a parsed namespace; lists as tuples, comma-separated words split."""
     found = {}

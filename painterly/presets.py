@@ -51,6 +51,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "precision": "fp32",
         "tolerance": None,
     },
+    # The later methods (painterly.methods) with about their reference code's budget at 512 px:
+    # 1000 evaluations, 250 for each of STROTSS's 4 scales, 200 for each of NNST's 4 and its final
+    # pass (--method alone shares painterly's 500).
+    "strotss": {"method": "strotss", "iterations": 1000},
+    "nnst": {"method": "nnst", "iterations": 1000},
     # The same study's Adam runs: lr 0.01, about 1000 evaluations.
     "study-adam": {
         "content_weight": 0.1,

@@ -15,7 +15,8 @@ default options, the same pairs and size). Every picture is measured: the dot gr
 :func:`painterly.quality.edge_bands`, worst side) and the seconds of its run. Losses are not
 compared: each method minimises its own. Writes ``OUT/methods.jsonl``, ``OUT/methods.md`` (the
 table), ``OUT/side_by_side.jpg`` (each pair: photo, then the three methods, 256 px) and
-``OUT/crops.jpg`` (the photo's flattest 64 px area of each pair, at 4x).
+``OUT/crops.jpg`` (the photo's flattest 64 px area of each pair, at 4x), and ``OUT/readme.jpg``
+(two pairs, 320 px, for the README).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ PAIRS = (
     ("rocket.jpg", "composition_vii.jpg"), ("china.jpg", "starry_night.jpg"), ("rocket.jpg", "great_wave.jpg"),
     ("china.jpg", "composition_vii.jpg"), ("rocket.jpg", "shipwreck.jpg"),
 )  # fmt: skip
+#: The two pairs of the README's picture of the methods.
+README_PAIRS = (("china.jpg", "composition_vii.jpg"), ("rocket.jpg", "starry_night.jpg"))
 #: The path ablation's default-path runs (scripts/path_ablation.py): the paper's method at its defaults.
 ABLATION_DEFAULT = {"optimizer": "adam", "jitter": 0, "average": 0.95, "pyramid": 0, "style_weight": 1e4}
 
@@ -127,44 +130,68 @@ def table(measures: list[dict[str, Any]]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def sheets(measures: list[dict[str, Any]], out: Path) -> None:
-    """The side-by-side sheet (photo and each method, 256 px wide) and the 4x crops of flat areas."""
-    width, label, tile = 256, 16, 192
-    by_pair: dict[tuple[str, str], dict[str, Path]] = {}
-    for found in measures:
-        by_pair.setdefault((found["photo"], found["painting"]), {})[found["method"]] = Path(found["run"])
-    pairs = [pair for pair in PAIRS if pair in by_pair]
-    if not pairs:
-        return
+Pairs = list[tuple[str, str]]
+RunsByPair = dict[tuple[str, str], dict[str, Path]]
+
+
+def side_by_side(by_pair: RunsByPair, pairs: Pairs, width: int) -> Image.Image:
+    """One row per pair: the photo, then each method's picture, ``width`` px wide each."""
+    label = 16
     first = Image.open(next(iter(by_pair[pairs[0]].values())) / "image.png")
     height = round(width * first.height / first.width)
-    side = Image.new("RGB", (width * 4, label + height * len(pairs)), "white")
-    crops = Image.new("RGB", (tile * 3, label + tile * len(pairs)), "white")
+    sheet = Image.new("RGB", (width * 4, label + height * len(pairs)), "white")
     for column, name in enumerate(("photo", *METHODS)):
-        ImageDraw.Draw(side).text((column * width + 4, 2), name, fill="black")
-        if column:
-            ImageDraw.Draw(crops).text(((column - 1) * tile + 4, 2), name, fill="black")
+        ImageDraw.Draw(sheet).text((column * width + 4, 2), name, fill="black")
+    for row, pair in enumerate(pairs):
+        runs = by_pair[pair]
+        summary = json.loads((next(iter(runs.values())) / "result.json").read_text(encoding="utf-8"))
+        picture = Image.open(next(iter(runs.values())) / "image.png")
+        photo = resize(load_image(summary["content"]), (picture.height, picture.width))
+        row_height = round(width * picture.height / picture.width)
+        sheet.paste(to_pil(photo).resize((width, row_height), Image.Resampling.LANCZOS), (0, label + row * height))
+        for column, method in enumerate(METHODS):
+            if method in runs:
+                image = Image.open(runs[method] / "image.png").convert("RGB")
+                place = ((column + 1) * width, label + row * height)
+                sheet.paste(image.resize((width, row_height), Image.Resampling.LANCZOS), place)
+    return sheet
+
+
+def crop_sheet(by_pair: RunsByPair, pairs: Pairs) -> Image.Image:
+    """The photo's flattest 64 px area of each pair in each method's picture, at 4x (nearest)."""
+    label, tile = 16, 192
+    crops = Image.new("RGB", (tile * 3, label + tile * len(pairs)), "white")
+    for column, name in enumerate(METHODS):
+        ImageDraw.Draw(crops).text((column * tile + 4, 2), name, fill="black")
     for row, pair in enumerate(pairs):
         runs = by_pair[pair]
         summary = json.loads((next(iter(runs.values())) / "result.json").read_text(encoding="utf-8"))
         picture = Image.open(next(iter(runs.values())) / "image.png")
         photo = resize(load_image(summary["content"]), (picture.height, picture.width))
         top, left = flattest_tiles(photo, tile=64)[0]
-        row_height = round(width * picture.height / picture.width)
-        side.paste(to_pil(photo).resize((width, row_height), Image.Resampling.LANCZOS), (0, label + row * height))
         for column, method in enumerate(METHODS):
-            if method not in runs:
-                continue
-            image = Image.open(runs[method] / "image.png").convert("RGB")
-            side.paste(
-                image.resize((width, row_height), Image.Resampling.LANCZOS),
-                ((column + 1) * width, label + row * height),
-            )
-            crop = image.crop((left, top, left + 64, top + 64)).resize((tile, tile), Image.Resampling.NEAREST)
-            crops.paste(crop, (column * tile, label + row * tile))
+            if method in runs:
+                image = Image.open(runs[method] / "image.png").convert("RGB")
+                crop = image.crop((left, top, left + 64, top + 64)).resize((tile, tile), Image.Resampling.NEAREST)
+                crops.paste(crop, (column * tile, label + row * tile))
         ImageDraw.Draw(crops).text((4, label + row * tile + 4), f"{pair[0]} x {pair[1]}", fill="white")
-    side.save(out / "side_by_side.jpg", quality=88)
-    crops.save(out / "crops.jpg", quality=90)
+    return crops
+
+
+def sheets(measures: list[dict[str, Any]], out: Path) -> None:
+    """``side_by_side.jpg`` (every pair, 256 px wide), ``readme.jpg`` (README_PAIRS, 320 px) and
+    ``crops.jpg`` (4x crops of flat areas)."""
+    by_pair: RunsByPair = {}
+    for found in measures:
+        by_pair.setdefault((found["photo"], found["painting"]), {})[found["method"]] = Path(found["run"])
+    pairs = [pair for pair in PAIRS if pair in by_pair]
+    if not pairs:
+        return
+    side_by_side(by_pair, pairs, 256).save(out / "side_by_side.jpg", quality=88)
+    chosen = [pair for pair in README_PAIRS if pair in by_pair]
+    if chosen:
+        side_by_side(by_pair, chosen, 320).save(out / "readme.jpg", quality=88)
+    crop_sheet(by_pair, pairs).save(out / "crops.jpg", quality=90)
 
 
 def main() -> int:

@@ -15,6 +15,7 @@ from painterly.methods import METHODS, nnst, strotss
 from painterly.methods.features import (
     cosine_distances,
     euclidean_distances,
+    nearest_distances,
     nearest_neighbours,
     random_positions,
     sample_hypercolumns,
@@ -75,12 +76,44 @@ def test_palette_loss_is_zero_for_the_same_colours_and_grows_with_a_shift() -> N
     assert shifted > strotss.palette_loss(colours + 0.1, colours).item() > 0.05
 
 
+def test_cosine_remd_has_the_value_and_gradient_of_the_whole_matrix() -> None:
+    generator = torch.Generator().manual_seed(3)
+    style = torch.randn(50, 6, generator=generator)
+    for rows in (37, 80):  # each direction's mean the larger in turn
+        picture = torch.randn(rows, 6, generator=generator, requires_grad=True)
+        whole = strotss.relaxed_emd(cosine_distances(picture, style))
+        (expected,) = torch.autograd.grad(whole, picture)
+        found = strotss.cosine_remd(picture, style)
+        (gradient,) = torch.autograd.grad(found, picture)
+        assert found.item() == pytest.approx(whole.item(), abs=TIGHT)
+        assert torch.allclose(gradient, expected, atol=TIGHT) and gradient.abs().max() > 1e-3
+
+
 def test_nearest_neighbours_in_chunks_equal_the_whole_matrix() -> None:
     generator = torch.Generator().manual_seed(1)
     query, reference = torch.randn(37, 6, generator=generator), torch.randn(50, 6, generator=generator)
     whole = cosine_distances(query, reference, center=True).argmin(dim=1)
     assert torch.equal(nearest_neighbours(query, reference), whole)
     assert torch.equal(nearest_neighbours(query, reference, chunk_bytes=4 * 50 * 3), whole)  # 3 rows a chunk
+
+
+def test_nearest_distances_have_the_value_and_gradient_of_the_whole_matrix_minimum() -> None:
+    generator = torch.Generator().manual_seed(2)
+    reference = torch.randn(50, 6, generator=generator)
+    query = torch.randn(37, 6, generator=generator, requires_grad=True)
+    whole = cosine_distances(reference, query, center=True).min(dim=0).values
+    (expected,) = torch.autograd.grad(whole.square().sum(), query)
+    found = nearest_distances(query, reference)
+    (gradient,) = torch.autograd.grad(found.square().sum(), query)
+    # float32 sums of 6 products of unit vectors' entries: rounding near 1e-7
+    assert torch.allclose(found, whole, atol=TIGHT) and torch.allclose(gradient, expected, atol=TIGHT)
+    # the query's centring is in the graph: without it the gradient differs
+    detached = 1.0 - (
+        torch.nn.functional.normalize(query - query.mean(0).detach(), dim=1)
+        * torch.nn.functional.normalize(reference - reference.mean(0), dim=1)[nearest_neighbours(query, reference)]
+    ).sum(1)
+    (without,) = torch.autograd.grad(detached.square().sum(), query)
+    assert not torch.allclose(without, expected, atol=1e-3)
 
 
 def test_hypercolumns_read_each_layer_at_the_scaled_position() -> None:

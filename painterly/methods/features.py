@@ -12,7 +12,9 @@ This module holds what they share:
 - :func:`nearest_neighbours`: for each query row, the reference row at the smallest centred
   cosine distance, computed in chunks of rows so that the distance matrix never exceeds a
   memory bound (NNST's distance matrix is positions x painting positions: 16384 x 65536 at
-  512 px, 4 GiB in float32, if formed at once).
+  512 px, 4 GiB in float32, if formed at once);
+- :func:`nearest_distances`: min_j D_ij with the centred cosine, differentiable in the query,
+  without keeping the distance matrix for the backward pass.
 """
 
 from __future__ import annotations
@@ -102,3 +104,23 @@ def nearest_neighbours(
     rows = max(1, chunk_bytes // (4 * max(len(reference), 1)))
     found = [torch.argmax(chunk @ reference.T, dim=1) for chunk in query.split(rows)]
     return torch.cat(found)
+
+
+def nearest_distances(
+    query: torch.Tensor, reference: torch.Tensor, *, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """(n,) min_j D_ij, the centred cosine distance from each row of ``query`` (n, d) to its nearest
+    row of the constant ``reference`` (m, d), differentiable in ``query``.
+
+    The minimum's gradient is the gradient of its smallest entry, D_i,j*(i) (away from ties), so
+    the search for j*(i) runs without gradient (:func:`nearest_neighbours`, in chunks) and only
+    the n matched distances are formed with it. The value and gradient are those of
+    ``cosine_distances(reference, query, center=True).min(0)``, but the backward pass keeps n
+    vectors instead of an m x n matrix, which on a CPU was most of NNST's final pass.
+    """
+    with torch.no_grad():
+        nearest = nearest_neighbours(query.detach(), reference, dtype=dtype)
+    centred = query - query.mean(0, keepdim=True)  # the query's mean depends on every row: keep it in the graph
+    unit_query = _unit_rows(centred.float())
+    unit_reference = _unit_rows((reference - reference.mean(0, keepdim=True)).float())
+    return 1.0 - (unit_query * unit_reference[nearest]).sum(1)

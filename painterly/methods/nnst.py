@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from painterly.image import image_size, resize
-from painterly.methods.features import cosine_distances, nearest_neighbours
+from painterly.methods.features import nearest_distances, nearest_neighbours
 from painterly.methods.strotss import finest_band, product_dtype
 from painterly.options import MIN_SIDE
 from painterly.terms.base import Term, TermContext
@@ -138,8 +138,7 @@ class SplitNeighbourTerm:
             row, column = (int(offset) for offset in torch.randint(stride, (2,), generator=self.generator))
             picked = current[:, row::stride, column::stride].flatten(1).T
             reference = painting[:, row::stride, column::stride].flatten(1).T
-            distances = cosine_distances(reference, picked, center=True, dtype=self.dtype)
-            total = total + distances.min(dim=0).values.mean()
+            total = total + nearest_distances(picked, reference, dtype=self.dtype).mean()
         return total
 
     @classmethod

@@ -220,7 +220,8 @@ def test_read_frames_reports_a_frame_that_cannot_be_decoded(clip, monkeypatch) -
 def test_frame_settings_and_the_frame_checks() -> None:
     arguments = ["clip.mp4", "painting.png", "-o", "o.mp4", "--iterations", "40", "--scales", "2"]
     namespace, chosen = options.parse_command_line(command.build_parser(), arguments)
-    first, later = command.frame_settings(chosen, namespace)
+    given = options.given_options(command.build_parser(with_defaults=False), arguments)
+    first, later = command.frame_settings(chosen, namespace, given)
     assert first.schedule.iterations == 40 and first.schedule.scales == 2
     later_path = later.schedule  # a warped start needs fewer evaluations, at full size
     assert later_path.scales == 1 and 1 <= later_path.iterations < 40
@@ -229,6 +230,26 @@ def test_frame_settings_and_the_frame_checks() -> None:
         command.check_frames(first, later, (4, 200))
     with pytest.raises(PainterlyError, match="--iterations 1 is too few"):
         command.check_frames(first.replace(iterations=1), later, (36, 48))
+
+
+@pytest.mark.parametrize(
+    ("extra", "first_optimizer", "later_optimizer"),
+    [
+        ([], "adam", "lbfgs"),  # the default: the later frames leave the warped start alone where it is right
+        (["--optimizer", "adam"], "adam", "adam"),  # a path the user chose is kept for every frame
+        (["--average", "0.9"], "adam", "adam"),
+        (["--preset", "classic"], "lbfgs", "lbfgs"),
+        (["--temporal-weight", "0"], "adam", "adam"),  # independent frames: each like the first
+    ],
+)
+def test_later_frames_use_lbfgs_unless_a_path_is_chosen(extra, first_optimizer, later_optimizer) -> None:
+    arguments = ["clip.mp4", "painting.png", "-o", "o.mp4", *extra]
+    namespace, chosen = options.parse_command_line(command.build_parser(), arguments)
+    given = options.given_options(command.build_parser(with_defaults=False), arguments)
+    first, later = command.frame_settings(chosen, namespace, given)
+    assert (first.schedule.optimizer, later.schedule.optimizer) == (first_optimizer, later_optimizer)
+    if later_optimizer == "lbfgs":
+        assert later.schedule.decay == 0.0  # L-BFGS returns its best iterate, not an average
 
 
 def test_the_report_and_the_unit_of_the_temporal_weight() -> None:
