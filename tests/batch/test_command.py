@@ -19,6 +19,7 @@ import painterly.cli as cli
 from painterly.batch.manifest import CSV_FILE, JSON_FILE
 from painterly.batch.plan import plan_jobs
 from painterly.errors import PainterlyError
+from painterly.image import read_png_metadata
 
 
 def tiny_options(weights: Path, iterations: int = 2) -> list[str]:
@@ -419,3 +420,17 @@ def test_the_output_folder_checks(tmp_path) -> None:
     with pytest.raises(PainterlyError, match="is the photo folder"):
         batch.check_not_an_input_folder(photos, {"photo": [str(photos)], "painting": []})
     batch.check_not_an_input_folder(photos / "painted", {"photo": [str(photos)], "painting": []})
+
+
+@pytest.mark.parametrize("method", ["strotss", "nnst"])
+def test_a_batch_paints_with_a_later_method(method, tiny_weights, folders, tmp_path) -> None:
+    photos, styles = folders
+    out = tmp_path / "out"
+    status = cli.main(["batch", str(photos), "--style", str(styles), "-o", str(out), "--method", method,
+                       *tiny_options(tiny_weights, iterations=3)])  # fmt: skip
+    assert status == 0
+    recorded = rows(out)
+    assert len(recorded) == 4 and all(row["status"] == "done" for row in recorded.values())
+    for name in recorded:
+        settings = json.loads(read_png_metadata(out / name)["painterly:settings"])
+        assert settings["method"] == method

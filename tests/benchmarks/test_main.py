@@ -271,3 +271,21 @@ def test_time_to_loss_is_the_first_time_at_or_below_the_target() -> None:
     assert time_to_loss(Measurement(kind="reference", size=64), 1.0) is None
     again = Measurement.from_json(run.to_json())
     assert again.final_scale_losses == run.final_scale_losses
+
+
+def test_a_later_method_is_measured_without_the_papers_reference(
+    tiny_weights: Path, small_images: tuple[Path, Path], tmp_path: Path
+) -> None:
+    content, style = small_images
+    out = tmp_path / "nnst.json"
+    command = [
+        sys.executable, "-m", "benchmarks", "--device", "cpu", "--weights", str(tiny_weights), "--pair",
+        str(content), str(style), "--sizes", "32", "--iterations", "4", "--out", str(out), "--set", "method=nnst",
+        "--precision-check-size", "0",
+    ]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, cwd=REPO)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    entry = json.loads(out.read_text())["sizes"][0]
+    assert entry["painterly"]["evaluations"] == 4 and entry["painterly"]["seconds_end_to_end"] > 0
+    assert entry["reference_skipped"] == "the reference is the paper's method, not nnst" and "reference" not in entry
+    assert "skipped: the reference is the paper's method, not nnst" in completed.stdout

@@ -437,3 +437,22 @@ def test_each_process_warms_up_once_before_its_first_run(tiny_weights, small_ima
     runner.run_grid(runs)
     assert seen == [("warm-up", 1), ("run", 5), ("run", 5)]  # both runs share a network and image sizes
     assert "warm-up" in (runner.execute_run.__doc__ or "")
+
+
+def test_a_grid_with_the_method_as_its_axis(tiny_weights, small_images, tmp_path, capsys) -> None:
+    content, style = small_images
+    spec = tmp_path / "methods.toml"
+    spec.write_text(
+        f'title = "Methods"\n[options]\nsize = 32\niterations = 6\nprecision = "fp32"\ndevice = "cpu"\n'
+        f'weights = "{tiny_weights}"\n[axes.method]\n'
+        + "".join(f'"{name}" = {{ method = "{name}" }}\n' for name in ("gatys", "strotss", "nnst")),
+        encoding="utf-8",
+    )
+    out = tmp_path / "results"
+    arguments = ["experiment", str(spec), "--pairs", f"{content}:{style}", "--out", str(out)]
+    assert cli.main(arguments) == 0, capsys.readouterr().err
+    summary = json.loads((out / "methods" / "summary.json").read_text())
+    assert [run["setting"] for run in summary["runs"]] == ["gatys", "strotss", "nnst"]
+    for run in summary["runs"]:
+        history = json.loads((out / "methods" / run["folder"] / "history.json").read_text())
+        assert history["settings"]["method"] == run["setting"] and len(history["history"]) == 6

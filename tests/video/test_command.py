@@ -259,3 +259,23 @@ def test_the_report_and_the_unit_of_the_temporal_weight() -> None:
     text = command.report_text(records, temporal_weight=100)
     assert "frames: 2 (temporal weight 100)" in text and "over 1 frame pair(s)" in text
     assert "style loss: mean 3 over the frames" in text
+
+
+@pytest.mark.parametrize("method", ["strotss", "nnst"])
+def test_the_later_methods_stylise_a_clip_with_the_temporal_term(method, tiny_weights, small_images, clip, tmp_path,
+                                                                 monkeypatch) -> None:  # fmt: skip
+    records: list[tuple[str, bool]] = []
+    real = api.stylize_with
+
+    def recording(network, inputs, settings, **kwargs):
+        records.append((settings.network.method, kwargs.get("extra_loss") is not None))
+        return real(network, inputs, settings, **kwargs)
+
+    monkeypatch.setattr(api, "stylize_with", recording)
+    out = tmp_path / "out.mp4"
+    command_line = ["video", str(clip), str(small_images[1]), "-o", str(out), "--frames", "3", "--method", method]
+    assert cli.main([*command_line, *video_options(tiny_weights)]) == 0
+    frames, _, _ = decoded(out)
+    assert len(frames) == 3 and frames[0].shape[:2] == (24, 32)
+    # the first frame alone, the later ones with the temporal term, all with the method asked for
+    assert records == [(method, False), (method, True), (method, True)]

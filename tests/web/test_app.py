@@ -88,6 +88,17 @@ def test_a_job_streams_progress_and_gives_a_png_of_the_right_size(client: httpx.
     assert "attachment" in download.headers["content-disposition"]
 
 
+@pytest.mark.parametrize("method", ["strotss", "nnst"])
+def test_a_job_paints_with_a_later_method_or_its_preset(client: httpx.Client, method: str) -> None:
+    by_option = submit(client, size=32, iterations=4, method=method).json()["id"]
+    by_preset = submit(client, size=32, iterations=4, preset=method).json()["id"]
+    for job_id in (by_option, by_preset):
+        job = wait_for(client, job_id, {"finished", "failed"})
+        assert job["state"] == "finished" and job["settings"]["method"] == method, job
+    refused = submit(client, size=32, iterations=4, method=method, optimizer="lbfgs")
+    assert refused.status_code == 422 and f"does not apply to --method {method}" in refused.text
+
+
 def test_list_is_newest_first_with_settings_and_thumbnails(client: httpx.Client) -> None:
     first = submit(client, size=32, iterations=5).json()["id"]
     second = submit(client, size=32, iterations=5, preset="paper").json()["id"]
