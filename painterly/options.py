@@ -441,13 +441,15 @@ def _check_together(settings: Mapping[str, Any]) -> None:
 
 
 def jsonable(value: Any) -> Any:
-    """Paths as text, tuples as lists, in-memory images as ``<Image>``/``<Tensor>``."""
+    """Paths as text, tuples as lists, mappings item by item, in-memory images as ``<Image>``/``<Tensor>``."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     if isinstance(value, list | tuple):
         return [jsonable(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item) for key, item in value.items()}
     return f"<{type(value).__name__}>"
 
 

@@ -52,7 +52,8 @@ def test_options_describe_the_schema_and_presets(client: httpx.Client, server: S
     assert "weights" not in by_name and "style_masks" not in by_name  # server paths are never a client's
     server_side = {"weights", "style_masks", "content_mask", "compile", "device"}
     assert set(by_name) == {item.name for item in options.OPTIONS} - server_side
-    assert "paper" in document["presets"]
+    assert document["presets"]["paper"]["style_weight"] == 1e3 and document["presets"]["paper"]["init"] == "noise"
+    assert document["presets"]["nnst"] == {"method": "nnst", "iterations": 1000}  # values the form can show
     assert client.get("/docs").status_code == 200
 
 

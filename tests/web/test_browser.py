@@ -104,6 +104,25 @@ def test_paint_watch_cancel_download(server: StudioServer, browser: object, tmp_
     page.close()
 
 
+def test_a_preset_shows_its_values_in_the_form(server: StudioServer, browser: object) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page.goto(server.base + "/")
+    page.wait_for_selector('#preset option[value="paper"]', state="attached")
+
+    def value(name: str) -> str:
+        return page.eval_on_selector(f'[data-option="{name}"]', "element => element.value")
+
+    page.select_option("#preset", "paper")
+    assert (value("style_weight"), value("init"), value("optimizer")) == ("1000", "noise", "lbfgs")
+    page.select_option("#preset", "nnst")  # the form starts from the defaults again, then the preset's
+    assert (value("method"), value("iterations"), value("style_weight"), value("init")) == (
+        "nnst", "1000", "10000", "content"
+    )
+    page.select_option("#preset", "")
+    assert (value("method"), value("iterations")) == ("gatys", "500")
+    page.close()
+
+
 def test_continue_from_a_result(server: StudioServer, browser: object, tmp_path: Path) -> None:
     photo, painting = _images(tmp_path)
     page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
