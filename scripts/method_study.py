@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
 from PIL import Image, ImageDraw
 
 from painterly.image import fit_long_side, image_size, load_image, resize, to_pil
@@ -134,6 +135,14 @@ Pairs = list[tuple[str, str]]
 RunsByPair = dict[tuple[str, str], dict[str, Path]]
 
 
+def pair_photo(runs: dict[str, Path]) -> torch.Tensor:
+    """The pair's photo at the size of its pictures (any of its runs: they share photo and size)."""
+    run = next(iter(runs.values()))
+    summary = json.loads((run / "result.json").read_text(encoding="utf-8"))
+    picture = Image.open(run / "image.png")
+    return resize(load_image(summary["content"]), (picture.height, picture.width))
+
+
 def side_by_side(by_pair: RunsByPair, pairs: Pairs, width: int) -> Image.Image:
     """One row per pair: the photo, then each method's picture, ``width`` px wide each."""
     label = 16
@@ -144,10 +153,8 @@ def side_by_side(by_pair: RunsByPair, pairs: Pairs, width: int) -> Image.Image:
         ImageDraw.Draw(sheet).text((column * width + 4, 2), name, fill="black")
     for row, pair in enumerate(pairs):
         runs = by_pair[pair]
-        summary = json.loads((next(iter(runs.values())) / "result.json").read_text(encoding="utf-8"))
-        picture = Image.open(next(iter(runs.values())) / "image.png")
-        photo = resize(load_image(summary["content"]), (picture.height, picture.width))
-        row_height = round(width * picture.height / picture.width)
+        photo = pair_photo(runs)
+        row_height = round(width * photo.shape[-2] / photo.shape[-1])
         sheet.paste(to_pil(photo).resize((width, row_height), Image.Resampling.LANCZOS), (0, label + row * height))
         for column, method in enumerate(METHODS):
             if method in runs:
@@ -165,9 +172,7 @@ def crop_sheet(by_pair: RunsByPair, pairs: Pairs) -> Image.Image:
         ImageDraw.Draw(crops).text((column * tile + 4, 2), name, fill="black")
     for row, pair in enumerate(pairs):
         runs = by_pair[pair]
-        summary = json.loads((next(iter(runs.values())) / "result.json").read_text(encoding="utf-8"))
-        picture = Image.open(next(iter(runs.values())) / "image.png")
-        photo = resize(load_image(summary["content"]), (picture.height, picture.width))
+        photo = pair_photo(runs)
         top, left = flattest_tiles(photo, tile=64)[0]
         for column, method in enumerate(METHODS):
             if method in runs:
