@@ -64,6 +64,13 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "Adam + average 0.99": {"optimizer": "adam", "jitter": 0, "average": 0.99, "pyramid": 0},
     "Adam + jitter 4 + average": {"optimizer": "adam", "jitter": 4, "average": 0.95, "pyramid": 0},
     "Adam + pyramid + jitter 4 + average": {"optimizer": "adam", "jitter": 4, "average": 0.95, "pyramid": 4},
+    "Adam + pyramid 5 + average": {
+        "optimizer": "adam",
+        "jitter": 0,
+        "average": 0.95,
+        "pyramid": 5,
+        "learning_rate": 0.002,
+    },
 }
 BALANCES: dict[str, dict[str, Any]] = {"beta 1e4": {"style_weight": 1e4}, "beta 1e3": {"style_weight": 1e3}}
 
@@ -166,7 +173,9 @@ def measure(run: Path, scorer: Scorer) -> dict[str, Any]:
         "key": summary["key"],
         "photo": Path(summary["content"]).name,
         "painting": Path(summary["style"]).name,
-        "options": {key: settings[key] for key in ("optimizer", "jitter", "average", "pyramid", "style_weight")},
+        "options": {
+            key: settings[key] for key in ("optimizer", "jitter", "average", "pyramid", "learning_rate", "style_weight")
+        },
         "dot_grid": grid.amplitude,
         "dot_grid_peak": grid.peak,
         "border_ratio": border_ratio(picture, photo),
@@ -184,7 +193,7 @@ def measure(run: Path, scorer: Scorer) -> dict[str, Any]:
 
 def setting_of(options: dict[str, Any]) -> tuple[str, str]:
     """(path, balance) names of a run's options."""
-    path = next(name for name, values in SETTINGS.items() if all(options[k] == v for k, v in values.items()))
+    path = next(name for name, values in SETTINGS.items() if all(options.get(k) == v for k, v in values.items()))
     balance = next(name for name, values in BALANCES.items() if options["style_weight"] == values["style_weight"])
     return path, balance
 
