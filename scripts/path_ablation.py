@@ -71,6 +71,13 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "pyramid": 5,
         "learning_rate": 0.002,
     },
+    "Adam + pyramid 5 step 0.005 + average": {
+        "optimizer": "adam",
+        "jitter": 0,
+        "average": 0.95,
+        "pyramid": 5,
+        "learning_rate": 0.005,
+    },
 }
 BALANCES: dict[str, dict[str, Any]] = {"beta 1e4": {"style_weight": 1e4}, "beta 1e3": {"style_weight": 1e3}}
 
