@@ -167,13 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = parse_overrides(arguments.overrides)
     smallest = min(max(min(sizes), options.MIN_SIDE), options.MAX_SIZE)
     try:
-        options.validate({**overrides, "size": smallest})  # the options together, before anything runs
+        checked = options.validate({**overrides, "size": smallest})  # the options together, before anything runs
         objective = reference.objective_summary(reference.objective_settings(overrides, smallest))
     except PainterlyError as error:
         print(f"benchmark: --set: {error}", file=sys.stderr)
         return 2
     weights = str(Path(arguments.weights).resolve()) if arguments.weights else None
-    method = str(overrides.get("method", "gatys"))  # the reference loop has the paper's objective only
+    method = checked.network.method  # the reference loop has the paper's objective only
 
     def spec(kind: measure.Kind, size: int, precision: str) -> RunSpec:
         return RunSpec(

@@ -34,9 +34,7 @@ def main() -> None:
     parser.add_argument("--amplitude", type=float, default=0.1)
     parser.add_argument("--rows", type=int, default=0, help="only the bands above this row (0: all)")
     arguments = parser.parse_args()
-    settings = options.validate(
-        {**options.defaults(), "precision": "fp32", "margin": arguments.margin, "size": arguments.size}
-    )
+    settings = options.validate({"precision": "fp32", "margin": arguments.margin, "size": arguments.size})
     inputs = prepare_inputs(arguments.photo, arguments.painting, settings)
     network, _ = build_network(settings)
     weights = TermWeights.from_settings(network, settings, inputs.blend)
