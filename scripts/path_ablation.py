@@ -71,6 +71,13 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "pyramid": 5,
         "learning_rate": 0.002,
     },
+    "Adam + pyramid 5 step 0.003 + average": {
+        "optimizer": "adam",
+        "jitter": 0,
+        "average": 0.95,
+        "pyramid": 5,
+        "learning_rate": 0.003,
+    },
     "Adam + pyramid 5 step 0.005 + average": {
         "optimizer": "adam",
         "jitter": 0,
